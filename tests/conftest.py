@@ -1,0 +1,80 @@
+"""Test fixtures: a database of the suite's own, migrated once; Redis db 15; a fresh app per test."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["VEZA_ENV"] = "test"
+
+import psycopg2
+import pytest
+import redis as redis_sync
+from psycopg2 import sql
+
+from veza.app import create_app
+from veza.migrate import migrate
+from veza.settings import Settings, load_settings
+
+
+def _server_url(database_url: str, dbname: str) -> str:
+    base, _, _ = database_url.rpartition("/")
+    return f"{base}/{dbname}"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """Create veza_test_<worker> from scratch and migrate it once for the session."""
+    configured = load_settings().database_url
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"{configured.rpartition('/')[2]}_{worker}"
+    admin = psycopg2.connect(_server_url(configured, "postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    admin.close()
+    url = _server_url(configured, name)
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def _truncate_conn(database_url):
+    conn = psycopg2.connect(database_url)
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return load_settings(database_url=database_url)
+
+
+@pytest.fixture(autouse=True)
+def clean_state(_truncate_conn, request):
+    """Every test starts with empty tables and an empty Redis db."""
+    with _truncate_conn.cursor() as cur:
+        cur.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        )
+        tables = [row[0] for row in cur.fetchall()]
+        if tables:
+            cur.execute(
+                sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                    sql.SQL(", ").join(map(sql.Identifier, tables))
+                )
+            )
+    client = redis_sync.Redis.from_url(load_settings().redis_url)
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(aiohttp_client, app):
+    return await aiohttp_client(app)

@@ -1,0 +1,176 @@
+"""The envelope, bad input, request ids and headers, on a small route table of the test's own."""
+
+import json
+
+import pytest
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from veza.app import add_routes, create_app
+from veza.http import Page, endpoint, ok, uuid_param
+
+routes = web.RouteTableDef()
+
+
+class EchoIn(BaseModel):
+    name: str = Field(min_length=1, max_length=20)
+    count: int = Field(ge=0, le=1000)
+
+
+@routes.post("/echo")
+@endpoint("Echo a body", body=EchoIn, response=EchoIn)
+async def echo(request, body: EchoIn):
+    return ok(body)
+
+
+@routes.get("/things/{id}")
+@endpoint("A thing by id")
+async def thing(request):
+    return ok({"id": uuid_param(request)})
+
+
+@routes.get("/things")
+@endpoint("A page of things", query=Page)
+async def things(request, query: Page):
+    return ok({"things": [], "total": 0, "limit": query.limit, "offset": query.offset})
+
+
+@routes.get("/boom")
+async def boom(request):
+    raise RuntimeError("a bug")
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings):
+    app = create_app(settings.model_copy(update={"max_body_bytes": 1024, "cors_origins": ["https://app.veza.test"]}))
+    add_routes(app, routes, "/api/v1/test")
+    return await aiohttp_client(app)
+
+
+def assert_envelope(body, code):
+    assert body["success"] is False
+    assert body["code"] == code
+    assert isinstance(body["error"], str) and body["error"]
+    assert isinstance(body["details"], list)
+    assert body["request_id"]
+
+
+async def test_valid_body_is_echoed_in_the_envelope(client):
+    resp = await client.post("/api/v1/test/echo", json={"name": "ada", "count": 3})
+    assert resp.status == 200
+    assert await resp.json() == {"success": True, "data": {"name": "ada", "count": 3}}
+
+
+@pytest.mark.parametrize(
+    ("data", "headers", "status", "code"),
+    [
+        (b"{not json", {"Content-Type": "application/json"}, 400, "malformed_json"),
+        (b"[1, 2]", {"Content-Type": "application/json"}, 400, "malformed_json"),
+        (b'"text"', {"Content-Type": "application/json"}, 400, "malformed_json"),
+        (b"", {"Content-Type": "application/json"}, 400, "empty_body"),
+        (b"name=ada", {"Content-Type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"),
+        (b'{"name": "ada", "count": 1}', {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
+        (b"[" * 100_000, {"Content-Type": "application/json"}, 413, "payload_too_large"),
+        (b'{"name": "' + b"a" * 2000 + b'"}', {"Content-Type": "application/json"}, 413, "payload_too_large"),
+        (b"[" * 1000, {"Content-Type": "application/json"}, 400, "malformed_json"),
+    ],
+)
+async def test_bad_bodies_get_the_envelope(client, data, headers, status, code):
+    resp = await client.post("/api/v1/test/echo", data=data, headers=headers)
+    assert resp.status == status
+    assert_envelope(await resp.json(), code)
+
+
+@pytest.mark.parametrize(
+    ("payload", "fields"),
+    [
+        ({}, {"name", "count"}),
+        ({"name": "", "count": 1}, {"name"}),
+        ({"name": "ada", "count": "many"}, {"count"}),
+        ({"name": "ada", "count": 10**30}, {"count"}),
+        ({"name": ["a"], "count": -1}, {"name", "count"}),
+    ],
+)
+async def test_invalid_fields_are_422_with_details(client, payload, fields):
+    resp = await client.post("/api/v1/test/echo", data=json.dumps(payload), headers={"Content-Type": "application/json"})
+    assert resp.status == 422
+    body = await resp.json()
+    assert_envelope(body, "validation_error")
+    assert {d["field"] for d in body["details"]} == fields
+
+
+async def test_unknown_route_and_wrong_method(client):
+    resp = await client.get("/api/v1/nope")
+    assert resp.status == 404
+    assert_envelope(await resp.json(), "not_found")
+    resp = await client.delete("/api/v1/health")
+    assert resp.status == 405
+    assert "GET" in resp.headers["Allow"]
+    assert_envelope(await resp.json(), "method_not_allowed")
+
+
+async def test_an_id_that_is_not_a_uuid_is_404(client):
+    resp = await client.get("/api/v1/test/things/not-a-uuid")
+    assert resp.status == 404
+    assert_envelope(await resp.json(), "not_found")
+    resp = await client.get("/api/v1/test/things/6f1c1d64-8b5d-4e8e-9a55-1a0d2f7f4c11")
+    assert (await resp.json())["data"]["id"] == "6f1c1d64-8b5d-4e8e-9a55-1a0d2f7f4c11"
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=-5", "offset=-1", "limit=abc", "limit=" + "9" * 50])
+async def test_bad_paging_is_422(client, query):
+    resp = await client.get(f"/api/v1/test/things?{query}")
+    assert resp.status == 422
+    assert_envelope(await resp.json(), "validation_error")
+
+
+async def test_paging_defaults(client):
+    resp = await client.get("/api/v1/test/things")
+    assert (await resp.json())["data"] == {"things": [], "total": 0, "limit": 20, "offset": 0}
+
+
+async def test_a_bug_is_a_500_envelope_without_internals(client, caplog):
+    resp = await client.get("/api/v1/test/boom")
+    assert resp.status == 500
+    body = await resp.json()
+    assert_envelope(body, "internal_error")
+    assert "a bug" not in json.dumps(body)
+    assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+async def test_request_id_is_echoed_or_made(client):
+    resp = await client.get("/api/v1/health", headers={"X-Request-ID": "abc-123"})
+    assert resp.headers["X-Request-ID"] == "abc-123"
+    resp = await client.get("/api/v1/health", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert resp.headers["X-Request-ID"] != "bad id\twith spaces"
+    assert len(resp.headers["X-Request-ID"]) == 32
+    resp = await client.get("/api/v1/nope", headers={"X-Request-ID": "trace-9"})
+    assert (await resp.json())["request_id"] == "trace-9"
+
+
+async def test_security_headers_on_every_answer(client):
+    for path in ("/api/v1/health", "/api/v1/nope"):
+        resp = await client.get(path)
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+
+
+async def test_cors_for_configured_origins_only(client):
+    pre = await client.options(
+        "/api/v1/test/echo",
+        headers={"Origin": "https://app.veza.test", "Access-Control-Request-Method": "POST"},
+    )
+    assert pre.status == 204
+    assert pre.headers["Access-Control-Allow-Origin"] == "https://app.veza.test"
+    assert "Authorization" in pre.headers["Access-Control-Allow-Headers"]
+    denied = await client.options(
+        "/api/v1/test/echo",
+        headers={"Origin": "https://evil.test", "Access-Control-Request-Method": "POST"},
+    )
+    assert denied.status == 403
+    assert "Access-Control-Allow-Origin" not in denied.headers
+    resp = await client.get("/api/v1/health", headers={"Origin": "https://evil.test"})
+    assert "Access-Control-Allow-Origin" not in resp.headers
+    resp = await client.get("/api/v1/health", headers={"Origin": "https://app.veza.test"})
+    assert resp.headers["Access-Control-Allow-Origin"] == "https://app.veza.test"

@@ -1,0 +1,106 @@
+"""The ``veza`` command: serve, worker, migrate, dev, seed, openapi."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from veza.settings import ConfigError, Settings, load_settings
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    from aiohttp import web
+
+    from veza.app import create_app
+    from veza.logs import AccessLogger
+
+    web.run_app(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        access_log_class=AccessLogger,
+        access_log=logging.getLogger("veza.access") if settings.access_log else None,
+        print=lambda *_: logging.getLogger("veza").info(
+            "serving on %s:%s", args.host or settings.host, args.port or settings.port
+        ),
+    )
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    from arq.worker import run_worker
+
+    from veza.redis import arq_settings
+    from workers.settings import WorkerSettings
+
+    run_worker(
+        WorkerSettings,
+        redis_settings=arq_settings(settings.redis_url),
+        ctx={"settings": settings},
+        burst=args.burst,
+    )
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    from veza.migrate import migrate
+
+    migrate(settings.database_url)
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
+    from veza.seed import seed
+
+    asyncio.run(seed(settings))
+
+
+def cmd_openapi(settings: Settings, args: argparse.Namespace) -> None:
+    from veza.app import create_app
+    from veza.openapi import build_spec
+
+    json.dump(build_spec(create_app(settings)), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
+    from veza.devserver import run_dev
+
+    sys.exit(run_dev(settings))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="veza", description="Veza backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the web process (REST + WebSocket)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser("worker", help="run the arq worker")
+    worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    worker.set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="upgrade the database to the newest revision").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser("seed", help="load a demo catalog (idempotent)").set_defaults(func=cmd_seed)
+    sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
+    sub.add_parser(
+        "dev", help="run web and worker, starting embedded PostgreSQL/Redis when needed"
+    ).set_defaults(func=cmd_dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        sys.exit(f"veza: {exc}")
+    from veza.logs import setup_logging
+
+    setup_logging(settings.log_level)
+    args.func(settings, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from swagger_ui_bundle import swagger_ui_path
+
+from veza import db, health
+from veza.constants import API_PREFIX
+from veza.http import json_dumps
+from veza.keys import ARQ, DB, METRICS, REDIS, SETTINGS
+from veza.metrics import Metrics
+from veza.middlewares import MIDDLEWARES, add_response_headers
+from veza.openapi import build_spec
+from veza.redis import connect_arq, connect_redis
+from veza.settings import Settings
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+# Each domain's RouteTableDef, mounted under /api/v1.
+ROUTE_TABLES: list[web.RouteTableDef] = [health.routes]
+LEGACY_ROOT_PATHS = {"/health", "/health/deep", "/healthz", "/readyz", "/metrics"}
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[DB] = await db.connect(settings.database_url, settings.db_pool_min, settings.db_pool_max)
+    yield
+    await app[DB].close()
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[REDIS] = connect_redis(app[SETTINGS].redis_url)
+    yield
+    await app[REDIS].aclose()
+
+
+async def arq_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[ARQ] = connect_arq(app[SETTINGS].redis_url)
+    yield
+    await app[ARQ].aclose()
+
+
+def create_base_app(settings: Settings) -> web.Application:
+    """The resources alone (database, Redis, arq); workers run on this too."""
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx])
+    return app
+
+
+def add_routes(app: web.Application, table: Iterable[Any], prefix: str = "") -> None:
+    for route in table:
+        app.router.add_route(route.method, prefix + route.path, route.handler, **route.kwargs)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = create_base_app(settings)
+    app.middlewares.extend(MIDDLEWARES)
+    app.on_response_prepare.append(add_response_headers)
+    for table in ROUTE_TABLES:
+        add_routes(app, table, API_PREFIX)
+    for route in health.routes:
+        if route.path in LEGACY_ROOT_PATHS:
+            app.router.add_get(route.path, health.deprecated(route.handler), allow_head=False)
+    add_docs_routes(app)
+    return app
+
+
+def add_docs_routes(app: web.Application) -> None:
+    spec_cache: dict[str, str] = {}
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        """The OpenAPI 3.1 document of this API."""
+        if "spec" not in spec_cache:
+            spec_cache["spec"] = json_dumps(build_spec(request.app))
+        return web.Response(text=spec_cache["spec"], content_type="application/json")
+
+    async def docs_page(request: web.Request) -> web.FileResponse:
+        """Swagger UI over the OpenAPI document."""
+        return web.FileResponse(STATIC_DIR / "docs.html")
+
+    app.router.add_get(f"{API_PREFIX}/openapi.json", openapi_json)
+    app.router.add_get("/api/docs", docs_page)
+    app.router.add_static("/api/docs/assets", swagger_ui_path)
+    app.router.add_static("/api/docs/static", STATIC_DIR)

@@ -1,0 +1,180 @@
+"""Health: liveness, readiness, the deep check, and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from veza.constants import WORKER_HEARTBEAT_KEY
+from veza.http import endpoint, error_body, json_dumps, ok
+from veza.keys import DB, METRICS, REDIS, REQUEST_ID, SETTINGS
+from veza.metrics import CONTENT_TYPE
+
+routes = web.RouteTableDef()
+
+MIN_FREE_DISK_GB = 1.0
+WORKER_STALE_AFTER = 180  # seconds; the worker beats every minute
+
+CheckResult = dict[str, Any]
+
+
+class Status(BaseModel):
+    status: str
+
+
+class Check(BaseModel):
+    status: Literal["ok", "warning", "error"]
+    details: dict[str, Any] | None = None
+
+
+class ConfigSummary(BaseModel):
+    jwt_secret_set: bool
+    stripe_connect_enabled: bool
+    platform_fee_rate: float
+    transfer_retry_enabled: bool
+
+
+class DeepHealth(BaseModel):
+    status: Literal["healthy", "degraded", "unhealthy"]
+    timestamp: datetime
+    checks: dict[str, Check]
+    config: ConfigSummary
+
+
+async def check_database(app: web.Application) -> CheckResult:
+    await app[DB].fetch_val("SELECT 1")
+    return {"status": "ok"}
+
+
+async def check_redis(app: web.Application) -> CheckResult:
+    await app[REDIS].ping()
+    return {"status": "ok"}
+
+
+async def check_disk(app: web.Application) -> CheckResult:
+    data_dir = app[SETTINGS].data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    free_gb = round(shutil.disk_usage(data_dir).free / 1024**3, 1)
+    return {"status": "ok" if free_gb >= MIN_FREE_DISK_GB else "warning", "details": {"free_gb": free_gb}}
+
+
+async def check_worker(app: web.Application) -> CheckResult:
+    beat = await app[REDIS].get(WORKER_HEARTBEAT_KEY)
+    if beat is None:
+        return {"status": "warning", "details": {"last_seen": None}}
+    age = time.time() - float(beat)
+    status = "ok" if age < WORKER_STALE_AFTER else "warning"
+    last_seen = datetime.fromtimestamp(float(beat), UTC)
+    return {"status": status, "details": {"last_seen": last_seen, "age_seconds": round(age)}}
+
+
+# Critical checks make the service unhealthy when they fail; the others only degrade it.
+CHECKS: dict[str, tuple[Callable[[web.Application], Awaitable[CheckResult]], bool]] = {
+    "database": (check_database, True),
+    "redis": (check_redis, True),
+    "disk": (check_disk, False),
+    "worker": (check_worker, False),
+}
+
+
+async def _bounded(app: web.Application, check, timeout: float) -> CheckResult:
+    try:
+        return await asyncio.wait_for(check(app), timeout)
+    except TimeoutError:
+        return {"status": "error", "details": {"error": f"no answer within {timeout}s"}}
+    except Exception as exc:  # a dependency's failure is the check's answer, not ours
+        return {"status": "error", "details": {"error": type(exc).__name__}}
+
+
+async def run_checks(app: web.Application) -> tuple[str, dict[str, CheckResult]]:
+    timeout = app[SETTINGS].health_check_timeout
+    names = list(CHECKS)
+    results = await asyncio.gather(*(_bounded(app, CHECKS[n][0], timeout) for n in names))
+    checks = dict(zip(names, results, strict=True))
+    if any(checks[n]["status"] == "error" for n in names if CHECKS[n][1]):
+        return "unhealthy", checks
+    if any(c["status"] != "ok" for c in checks.values()):
+        return "degraded", checks
+    return "healthy", checks
+
+
+def deprecated(handler):
+    """The same handler at the legacy root path, flagged with `Deprecation: true`."""
+
+    @functools.wraps(handler)
+    async def legacy(request: web.Request) -> web.StreamResponse:
+        response = await handler(request)
+        response.headers["Deprecation"] = "true"
+        response.headers["Link"] = f'</api/v1{request.path}>; rel="successor-version"'
+        return response
+
+    legacy.deprecated = True  # type: ignore[attr-defined]
+    return legacy
+
+
+@routes.get("/health")
+@endpoint("Simple health check", response=Status, tags=["health"])
+async def health(request: web.Request) -> web.Response:
+    return ok({"status": "ok"})
+
+
+@routes.get("/health/deep")
+@endpoint(
+    "Deep health check: database, Redis, disk, worker, config summary",
+    response=DeepHealth,
+    tags=["health"],
+    errors=[503],
+)
+async def health_deep(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    status, checks = await run_checks(request.app)
+    data = {
+        "status": status,
+        "timestamp": datetime.now(UTC),
+        "checks": checks,
+        "config": {
+            "jwt_secret_set": "jwt_secret" not in settings.generated_secrets,
+            "stripe_connect_enabled": settings.stripe_connect_enabled,
+            "platform_fee_rate": settings.platform_fee_rate,
+            "transfer_retry_enabled": settings.transfer_retry_enabled,
+        },
+    }
+    if status == "unhealthy":
+        body = error_body("unhealthy", "A required dependency is down", [], request.get(REQUEST_ID))
+        return web.json_response({**body, "data": data}, status=503, dumps=json_dumps)
+    return ok(data)
+
+
+@routes.get("/healthz")
+@endpoint("Liveness probe", response=Status, tags=["health"])
+async def healthz(request: web.Request) -> web.Response:
+    return ok({"status": "alive"})
+
+
+@routes.get("/readyz")
+@endpoint("Readiness probe: ready, degraded or not_ready", response=Status, tags=["health"], errors=[503])
+async def readyz(request: web.Request) -> web.Response:
+    status, _ = await run_checks(request.app)
+    readiness = {"healthy": "ready", "degraded": "degraded", "unhealthy": "not_ready"}[status]
+    if readiness == "not_ready":
+        body = error_body("not_ready", "Not ready", [], request.get(REQUEST_ID))
+        return web.json_response({**body, "data": {"status": readiness}}, status=503, dumps=json_dumps)
+    return ok({"status": readiness})
+
+
+@routes.get("/metrics")
+@endpoint("Prometheus metrics (text exposition format)", tags=["health"], content_type="text/plain")
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+LEGACY_ROOT_ROUTES = [health, health_deep, healthz, readyz, metrics]

@@ -1,0 +1,160 @@
+"""The HTTP side of every route: the envelope, request parsing, pagination.
+
+A handler declares what it takes and gives with ``@endpoint``; the decorator
+parses and validates the body and query into pydantic models, checks the
+authentication rule, and records all of it for the OpenAPI document::
+
+    @routes.post("/live/streams")
+    @endpoint(body=StreamIn, response=StreamOut, status=201, auth="user", tags=["live"])
+    async def create_stream(request, body: StreamIn): ...
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import to_jsonable_python
+
+from veza.errors import BadRequest, Forbidden, Invalid, NotFound, Unauthorized, UnsupportedMediaType
+from veza.keys import USER
+
+Handler = Callable[..., Awaitable[web.StreamResponse]]
+
+
+def json_dumps(data: Any) -> str:
+    return json.dumps(data, default=to_jsonable_python, separators=(",", ":"))
+
+
+def ok(data: Any = None, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"success": True, "data": data}, status=status, headers=headers, dumps=json_dumps)
+
+
+def error_body(code: str, message: str, details: list[dict[str, Any]], request_id: str | None) -> dict:
+    return {
+        "success": False,
+        "error": message,
+        "code": code,
+        "details": details,
+        "request_id": request_id,
+    }
+
+
+class Page(BaseModel):
+    """limit/offset paging; lists answer with their items under a plural name and `total`."""
+
+    limit: int = Field(20, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(part) for part in err["loc"]) or "body", "message": err["msg"]}
+        for err in exc.errors(include_url=False)
+    ]
+
+
+def validate(model: type[BaseModel], data: Any) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(details=validation_details(exc)) from None
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("Content-Type must be application/json")
+    raw = await request.read()
+    if not raw.strip():
+        raise BadRequest("Request body is empty", code="empty_body")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequest("Request body is not valid JSON", code="malformed_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("Request body must be a JSON object", code="malformed_json")
+    return data
+
+
+def uuid_param(request: web.Request, name: str = "id") -> UUID:
+    """A path id; anything that is not a UUID cannot name an object, so it is a 404."""
+    try:
+        return UUID(request.match_info[name])
+    except ValueError:
+        raise NotFound() from None
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    summary: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    auth: str | None = None  # None, "optional", "user", or a role name
+    tags: tuple[str, ...] = ()
+    errors: tuple[int, ...] = ()
+    content_type: str = "application/json"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def current_user(request: web.Request) -> Any:
+    user = request.get(USER)
+    if user is None:
+        raise Unauthorized()
+    return user
+
+
+def check_auth(request: web.Request, rule: str | None) -> None:
+    if rule in (None, "optional"):
+        return
+    user = current_user(request)
+    if rule != "user" and user.role != rule and user.role != "admin":
+        raise Forbidden(f"Requires the {rule} role")
+
+
+def endpoint(
+    summary: str = "",
+    *,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    auth: str | None = None,
+    tags: list[str] | tuple[str, ...] = (),
+    errors: list[int] | tuple[int, ...] = (),
+    content_type: str = "application/json",
+) -> Callable[[Handler], Handler]:
+    def decorate(handler: Handler) -> Handler:
+        spec = EndpointSpec(
+            summary=summary or (handler.__doc__ or handler.__name__).strip().splitlines()[0],
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            auth=auth,
+            tags=tuple(tags),
+            errors=tuple(errors),
+            content_type=content_type,
+        )
+
+        @functools.wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            check_auth(request, auth)
+            kwargs: dict[str, Any] = {}
+            if query is not None:
+                kwargs["query"] = validate(query, dict(request.query))
+            if body is not None:
+                kwargs["body"] = validate(body, await read_json_object(request))
+            return await handler(request, **kwargs)
+
+        wrapper.endpoint = spec  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

@@ -1,0 +1,138 @@
+"""What every request goes through: request id, metrics, errors as the envelope,
+and (just before headers leave) the request id, security and CORS headers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+
+from aiohttp import web
+
+from veza.errors import ApiError
+from veza.http import error_body, json_dumps
+from veza.keys import METRICS, REQUEST_ID, SETTINGS
+
+log = logging.getLogger(__name__)
+
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+def error_response(
+    request: web.Request,
+    status: int,
+    code: str,
+    message: str,
+    details: list | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    body = error_body(code, message, details or [], request.get(REQUEST_ID))
+    return web.json_response(body, status=status, headers=headers, dumps=json_dumps)
+
+
+@web.middleware
+async def request_context(request: web.Request, handler) -> web.StreamResponse:
+    """Give the request its id and time it by route template for /metrics."""
+    given = request.headers.get("X-Request-ID", "")
+    request[REQUEST_ID] = given if _REQUEST_ID_OK.match(given) else uuid.uuid4().hex
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        request.app[METRICS].observe(request.method, route, status, time.perf_counter() - started)
+
+
+@web.middleware
+async def errors(request: web.Request, handler) -> web.StreamResponse:
+    """Every failure becomes the error envelope; anything unexpected is logged as a bug."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        code = HTTP_CODES.get(exc.status, "http_error")
+        return error_response(request, exc.status, code, exc.reason, headers=headers)
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception(
+            "unhandled error on %s %s",
+            request.method,
+            request.path,
+            extra={"fields": {"request_id": request.get(REQUEST_ID)}},
+        )
+        return error_response(request, 500, "internal_error", "Internal server error")
+
+
+async def add_response_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: runs for every response, streamed and WebSocket ones included."""
+    headers = response.headers
+    request_id = request.get(REQUEST_ID)
+    if request_id:
+        headers["X-Request-ID"] = request_id
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    settings = request.app[SETTINGS]
+    if settings.public_url.startswith("https://"):
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    origin = request.headers.get("Origin")
+    if origin and _origin_allowed(settings.cors_origins, origin):
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Allow-Credentials"] = "true"
+        headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After, ETag"
+        headers.add("Vary", "Origin")
+
+
+def _origin_allowed(allowed: list[str], origin: str) -> bool:
+    return origin in allowed or "*" in allowed
+
+
+@web.middleware
+async def cors_preflight(request: web.Request, handler) -> web.StreamResponse:
+    """Answer CORS preflight requests from configured origins before routing can 405 them."""
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        origin = request.headers.get("Origin", "")
+        if not _origin_allowed(request.app[SETTINGS].cors_origins, origin):
+            return error_response(request, 403, "cors_forbidden", "Origin not allowed")
+        return web.Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, X-Request-ID",
+                "Access-Control-Max-Age": "600",
+            },
+        )
+    return await handler(request)
+
+
+MIDDLEWARES = [request_context, errors, cors_preflight]

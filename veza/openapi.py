@@ -1,0 +1,172 @@
+"""The OpenAPI 3.1 document, built from the router and each handler's ``@endpoint``.
+
+Every route in the router appears, whether or not it declares models; what it
+declares (body, query, response, auth, errors) fills in the details.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from veza import __version__
+from veza.http import EndpointSpec
+
+REF = "#/components/schemas/{model}"
+_PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
+STATUS_TEXT = {
+    400: "Malformed input",
+    401: "Missing or invalid token",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    423: "Account locked",
+    429: "Rate limited",
+    503: "Unavailable",
+}
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["success", "error", "code"],
+    "properties": {
+        "success": {"const": False},
+        "error": {"type": "string"},
+        "code": {"type": "string"},
+        "details": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+        "request_id": {"type": ["string", "null"]},
+    },
+}
+
+
+def _envelope(data_schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["success", "data"],
+        "properties": {"success": {"const": True}, "data": data_schema},
+    }
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF)
+    schemas.update(schema.pop("$defs", {}))
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema.get("properties", {}).items()
+    ]
+
+
+def _operation(path: str, method: str, handler: Any, refs: dict, schemas: dict) -> dict[str, Any]:
+    spec: EndpointSpec | None = getattr(handler, "endpoint", None)
+    op: dict[str, Any] = {
+        "operationId": f"{method.lower()}_{handler.__name__}"
+        + ("_legacy" if getattr(handler, "deprecated", False) else ""),
+        "summary": spec.summary if spec else (handler.__doc__ or handler.__name__).strip().splitlines()[0],
+        "responses": {},
+    }
+    if getattr(handler, "deprecated", False):
+        op["deprecated"] = True
+    params = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}
+         if name == "id" or name.endswith("_id") or name.endswith("Id") else {"type": "string"}}
+        for name in _PATH_PARAM.findall(path)
+    ]
+    if spec is None:
+        op["responses"]["200"] = {"description": "OK"}
+        op["parameters"] = params
+        return op
+    if spec.tags:
+        op["tags"] = list(spec.tags)
+    if spec.query is not None:
+        params += _query_parameters(spec.query, schemas)
+    op["parameters"] = params
+    if spec.body is not None:
+        op["requestBody"] = {"required": True, "content": _json({"$ref": refs[(spec.body, "validation")]})}
+    if spec.content_type == "application/json":
+        data = {"$ref": refs[(spec.response, "serialization")]} if spec.response else {}
+        op["responses"][str(spec.status)] = {"description": "OK", "content": _json(_envelope(data))}
+    else:
+        op["responses"][str(spec.status)] = {
+            "description": "OK",
+            "content": {spec.content_type: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    errors = set(spec.errors)
+    if spec.body is not None:
+        errors |= {400, 413, 415, 422}
+    if spec.query is not None:
+        errors.add(422)
+    if params and any(p["in"] == "path" for p in params):
+        errors.add(404)
+    if spec.auth not in (None, "optional"):
+        op["security"] = [{"bearerAuth": []}]
+        errors.add(401)
+        if spec.auth != "user":
+            errors.add(403)
+    for status in sorted(errors):
+        op["responses"][str(status)] = {
+            "description": STATUS_TEXT.get(status, "Error"),
+            "content": _json({"$ref": "#/components/schemas/Error"}),
+        }
+    return op
+
+
+def build_spec(app: web.Application) -> dict[str, Any]:
+    routes = [
+        (route.resource.canonical, route.method, route.handler)
+        for route in app.router.routes()
+        if route.resource is not None and route.method not in ("HEAD", "*")
+        and not route.resource.canonical.startswith("/api/docs")
+    ]
+    pairs = set()
+    for _, _, handler in routes:
+        spec: EndpointSpec | None = getattr(handler, "endpoint", None)
+        if spec is None:
+            continue
+        if spec.body is not None:
+            pairs.add((spec.body, "validation"))
+        if spec.response is not None:
+            pairs.add((spec.response, "serialization"))
+    ordered = sorted(pairs, key=lambda p: (p[0].__name__, p[1]))
+    refs, top = models_json_schema(ordered, ref_template=REF)
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA, **top.get("$defs", {})}
+    refs = {key: value["$ref"] for key, value in refs.items()}
+
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, handler in routes:
+        openapi_path = _PATH_PARAM.sub(r"{\1}", path)
+        paths.setdefault(openapi_path, {})[method.lower()] = _operation(path, method, handler, refs, schemas)
+
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Veza API",
+            "version": __version__,
+            "description": "REST and WebSocket API of the Veza music-creator platform. "
+            "Every JSON answer is an envelope: "
+            '`{"success": true, "data": ...}` or `{"success": false, "error", "code", "details", "request_id"}`.',
+        },
+        "servers": [{"url": "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }

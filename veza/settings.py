@@ -1,0 +1,118 @@
+"""Settings: config/default.toml, then config/<VEZA_ENV>.toml, then the environment.
+
+This is the only module that reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "config"
+
+# Secrets that production must be given; development invents them.
+SECRETS = ("jwt_secret", "rtmp_callback_secret", "signing_secret", "hyperswitch_webhook_secret")
+
+
+class ConfigError(Exception):
+    """Start-up cannot go on; the message is one line for the operator."""
+
+
+def current_env() -> str:
+    return os.environ.get("VEZA_ENV", "development")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
+
+    env: str = Field("development", validation_alias=AliasChoices("VEZA_ENV", "env"))
+    host: str = "0.0.0.0"
+    port: int = 8080
+    public_url: str = "http://localhost:8080"
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/veza"
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    jwt_secret: str | None = None
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_issuer: str = "veza"
+    jwt_audience: str = "veza-api"
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 30 * 24 * 3600
+
+    rtmp_callback_secret: str | None = None
+    signing_secret: str | None = None
+    hyperswitch_webhook_secret: str | None = None
+
+    cors_origins: list[str] = []
+    max_body_bytes: int = 1024 * 1024
+    health_check_timeout: float = 2.0
+    log_level: str = "INFO"
+    access_log: bool = True
+
+    data_dir: Path = Path(".data")
+    storage_backend: Literal["local", "s3"] = "local"
+
+    payment_gateway: Literal["sandbox", "stripe", "hyperswitch"] = "sandbox"
+    platform_fee_rate: float = Field(0.10, ge=0, lt=1)
+    transfer_retry_enabled: bool = True
+
+    # Names of the secrets invented at start-up (development only).
+    generated_secrets: tuple[str, ...] = ()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files = [CONFIG_DIR / "default.toml", CONFIG_DIR / f"{current_env()}.toml"]
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=[f for f in files if f.exists()])
+        return (init_settings, env_settings, toml)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def stripe_connect_enabled(self) -> bool:
+        return self.payment_gateway == "stripe"
+
+
+def load_settings(**overrides) -> Settings:
+    """Read the settings and fill in or refuse missing secrets.
+
+    Raises ConfigError in production when a secret is missing.
+    """
+    settings = Settings(**overrides)
+    missing = [name for name in SECRETS if not getattr(settings, name)]
+    if not missing:
+        return settings
+    if settings.is_production:
+        names = ", ".join(name.upper() for name in missing)
+        raise ConfigError(f"missing required secret(s) in production: {names}")
+    log.warning(
+        "%s not set: using random values, so tokens and links do not survive a restart",
+        ", ".join(name.upper() for name in missing),
+    )
+    generated = {name: secrets.token_urlsafe(48) for name in missing}
+    return settings.model_copy(update={**generated, "generated_secrets": tuple(missing)})

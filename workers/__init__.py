@@ -1,0 +1,1 @@
+"""arq workers: each job is thin and calls into veza's services."""
