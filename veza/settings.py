@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -101,9 +101,13 @@ class Settings(BaseSettings):
 def load_settings(**overrides) -> Settings:
     """Read the settings and fill in or refuse missing secrets.
 
-    Raises ConfigError in production when a secret is missing.
+    Raises ConfigError for an invalid value, or a missing secret in production.
     """
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from None
     missing = [name for name in SECRETS if not getattr(settings, name)]
     if not missing:
         return settings
