@@ -17,10 +17,11 @@ run: $(STAMP)
 	$(BIN)/veza dev
 
 test: $(STAMP)
+	$(BIN)/ruff check veza workers tests
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python tests/bench/http.py
+	$(BIN)/python -m tests.bench.http
 
 lint: $(STAMP)
 	$(BIN)/ruff check veza workers tests

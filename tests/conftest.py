@@ -55,15 +55,11 @@ def settings(database_url) -> Settings:
 def clean_state(_truncate_conn, request):
     """Every test starts with empty tables and an empty Redis db."""
     with _truncate_conn.cursor() as cur:
-        cur.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-        )
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
         tables = [row[0] for row in cur.fetchall()]
         if tables:
             cur.execute(
-                sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
-                    sql.SQL(", ").join(map(sql.Identifier, tables))
-                )
+                sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(", ").join(map(sql.Identifier, tables)))
             )
     client = redis_sync.Redis.from_url(load_settings().redis_url)
     client.flushdb()

