@@ -37,6 +37,7 @@ def test_declared_models_feed_the_schema(app):
 async def test_swagger_ui_is_served_from_local_assets(client):
     page = await client.get("/api/docs")
     assert page.status == 200
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
     html = await page.text()
     assert "/api/docs/assets/swagger-ui-bundle.js" in html
     assert "http" not in html.replace("http-equiv", "")  # no CDN

@@ -14,7 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from veza.constants import WORKER_HEARTBEAT_KEY
-from veza.http import endpoint, error_body, json_dumps, ok
+from veza.http import endpoint, error_body, json_response, ok
 from veza.keys import DB, METRICS, REDIS, REQUEST_ID, SETTINGS
 from veza.metrics import CONTENT_TYPE
 
@@ -149,7 +149,7 @@ async def health_deep(request: web.Request) -> web.Response:
     }
     if status == "unhealthy":
         body = error_body("unhealthy", "A required dependency is down", [], request.get(REQUEST_ID))
-        return web.json_response({**body, "data": data}, status=503, dumps=json_dumps)
+        return json_response({**body, "data": data}, status=503)
     return ok(data)
 
 
@@ -166,7 +166,7 @@ async def readyz(request: web.Request) -> web.Response:
     readiness = {"healthy": "ready", "degraded": "degraded", "unhealthy": "not_ready"}[status]
     if readiness == "not_ready":
         body = error_body("not_ready", "Not ready", [], request.get(REQUEST_ID))
-        return web.json_response({**body, "data": {"status": readiness}}, status=503, dumps=json_dumps)
+        return json_response({**body, "data": {"status": readiness}}, status=503)
     return ok({"status": readiness})
 
 

@@ -26,9 +26,17 @@ class Metrics:
             registry=self.registry,
         )
 
+        # labels() costs a lock and a lookup per call; the set of children is small and bounded.
+        self._children: dict[tuple[str, str, int], tuple] = {}
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
