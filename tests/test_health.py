@@ -82,6 +82,6 @@ async def test_metrics_count_requests_by_route_template(client):
     resp = await client.get("/api/v1/metrics")
     text = await resp.text()
     assert resp.headers["Content-Type"].startswith("text/plain")
-    assert 'veza_http_requests_total{method="GET",route="/api/v1/health",status="200"} 1.0' in text
-    assert 'route="unmatched",status="404"' in text
-    assert "veza_http_request_duration_seconds_bucket" in text
+    assert 'veza_http_request_duration_seconds_count{method="GET",route="/api/v1/health",status="200"} 1.0' in text
+    assert 'veza_http_request_duration_seconds_count{method="GET",route="unmatched",status="404"} 1.0' in text
+    assert 'veza_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/health"' in text

@@ -66,8 +66,9 @@ class _BatchedStdout:
     def __init__(self) -> None:
         self._flush_scheduled = False
 
-    def write(self, line: str) -> None:
-        sys.stdout.write(line)
+    def write(self, line: bytes) -> None:
+        # Straight to the byte buffer: other log records flush their text as they go, so order holds.
+        sys.stdout.buffer.write(line)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(self.FLUSH_AFTER, self.flush)
@@ -97,7 +98,7 @@ class AccessLogger(AbstractAccessLogger):
             "request_id": request.get(REQUEST_ID),
             "user_agent": request.headers.get("User-Agent"),
         }
-        _access_lines.write(orjson.dumps(entry).decode() + "\n")
+        _access_lines.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
 
     @property
     def enabled(self) -> bool:
