@@ -68,6 +68,13 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".data")
     storage_backend: Literal["local", "s3"] = "local"
+    s3_bucket: str = "veza"
+    s3_region: str = "us-east-1"
+    s3_endpoint_url: str | None = None  # for S3-compatible services (MinIO, R2, moto in tests)
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    upload_max_bytes: int = 2 * 1024**3
+    user_quota_bytes: int = 5 * 1024**3
 
     payment_gateway: Literal["sandbox", "stripe", "hyperswitch"] = "sandbox"
     platform_fee_rate: float = Field(0.10, ge=0, lt=1)
