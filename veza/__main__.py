@@ -63,6 +63,39 @@ def cmd_openapi(settings: Settings, args: argparse.Namespace) -> None:
     sys.stdout.write("\n")
 
 
+def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
+    import getpass
+
+    from pydantic import ValidationError
+
+    from veza.app import running_resources
+    from veza.errors import ApiError
+    from veza.http import validation_details
+    from veza.users.models import RegisterFields
+    from veza.users.service import create_user
+
+    password = settings.admin_password
+    if not password:
+        password = getpass.getpass("Password for the new admin: ")
+        if getpass.getpass("Again: ") != password:
+            sys.exit("veza: the passwords differ")
+    try:
+        fields = RegisterFields(username=args.username, email=args.email, password=password)
+    except ValidationError as exc:
+        sys.exit("veza: " + "; ".join(f"{d['field']}: {d['message']}" for d in validation_details(exc)))
+
+    async def create() -> dict:
+        async with running_resources(settings) as app:
+            return await create_user(app, fields.username, str(fields.email), fields.password, role="admin")
+
+    try:
+        user = asyncio.run(create())
+    except ApiError as exc:
+        details = "; ".join(f"{d['field']}: {d['message']}" for d in exc.details)
+        sys.exit(f"veza: {exc.message}" + (f" ({details})" if details else ""))
+    print(f"admin {user['username']} <{user['email']}> created with id {user['id']}")
+
+
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
     from veza.devserver import run_dev
 
@@ -81,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="upgrade the database to the newest revision").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load a demo catalog (idempotent)").set_defaults(func=cmd_seed)
+    admin = sub.add_parser(
+        "create-admin", help="create an admin account (password from a prompt or VEZA_ADMIN_PASSWORD)"
+    )
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--username", required=True)
+    admin.set_defaults(func=cmd_create_admin)
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
     sub.add_parser("dev", help="run web and worker, starting embedded PostgreSQL/Redis when needed").set_defaults(
         func=cmd_dev

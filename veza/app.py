@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from aiohttp import web
 from swagger_ui_bundle import swagger_ui_path
 
 from veza import db, health
+from veza.auth import routes as auth_routes
 from veza.constants import API_PREFIX
 from veza.http import json_dumps
 from veza.keys import ARQ, DB, METRICS, REDIS, SETTINGS
@@ -18,11 +20,12 @@ from veza.middlewares import MIDDLEWARES, add_response_headers
 from veza.openapi import build_spec
 from veza.redis import connect_arq, connect_redis
 from veza.settings import Settings
+from veza.users import routes as users_routes
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 # Each domain's RouteTableDef, mounted under /api/v1.
-ROUTE_TABLES: list[web.RouteTableDef] = [health.routes]
+ROUTE_TABLES: list[web.RouteTableDef] = [health.routes, auth_routes.routes, users_routes.routes]
 # Swagger UI loads its own scripts and styles and inlines some styles and images.
 DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
 LEGACY_ROOT_PATHS = {"/health", "/health/deep", "/healthz", "/readyz", "/metrics"}
@@ -54,6 +57,18 @@ def create_base_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx])
     return app
+
+
+@asynccontextmanager
+async def running_resources(settings: Settings) -> AsyncIterator[web.Application]:
+    """The base app with its resources open, for work outside a web process (worker, CLI)."""
+    app = create_base_app(settings)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()  # runs the cleanup contexts: database, Redis, arq pools
+    try:
+        yield app
+    finally:
+        await runner.cleanup()
 
 
 def add_routes(app: web.Application, table: Iterable[Any], prefix: str = "") -> None:

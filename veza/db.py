@@ -30,7 +30,7 @@ UniqueViolation = psycopg2.errors.UniqueViolation
 IntegrityError = psycopg2.IntegrityError
 
 
-class _Queries:
+class Queries:
     """fetch_one / fetch_all / fetch_val / execute over some connection."""
 
     async def _run(self, sql: str, params: Params, fetch: str) -> Any:
@@ -62,7 +62,7 @@ async def _execute(conn: aiopg.Connection, sql: str, params: Params, fetch: str)
         return cur.rowcount
 
 
-class Database(_Queries):
+class Database(Queries):
     """The pool. Single statements run in autocommit; several go in a transaction."""
 
     def __init__(self, pool: aiopg.Pool) -> None:
@@ -77,7 +77,7 @@ class Database(_Queries):
         await self.pool.wait_closed()
 
 
-class Transaction(_Queries):
+class Transaction(Queries):
     def __init__(self, conn: aiopg.Connection) -> None:
         self.conn = conn
         self._after_commit: list[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]] = []

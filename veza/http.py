@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
@@ -23,7 +23,10 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import to_jsonable_python
 
 from veza.errors import BadRequest, Forbidden, Invalid, NotFound, Unauthorized, UnsupportedMediaType
-from veza.keys import USER
+from veza.keys import AUTH_ERROR, USER
+
+if TYPE_CHECKING:
+    from veza.auth.tokens import AuthUser
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 
@@ -103,25 +106,34 @@ class EndpointSpec:
     response: type[BaseModel] | None = None
     status: int = 200
     auth: str | None = None  # None, "optional", "user", or a role name
+    body_required: bool = True
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
     content_type: str = "application/json"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def current_user(request: web.Request) -> Any:
+def require_user(request: web.Request) -> AuthUser:
+    """The caller, or 401 with the reason their token was refused."""
     user = request.get(USER)
     if user is None:
-        raise Unauthorized()
+        raise Unauthorized(request.get(AUTH_ERROR) or "Authentication required")
+    return user
+
+
+def require_role(request: web.Request, role: str) -> AuthUser:
+    """The caller if they have `role` (admins have every role), else 403."""
+    user = require_user(request)
+    if user.role != role and user.role != "admin":
+        raise Forbidden(f"Requires the {role} role")
     return user
 
 
 def check_auth(request: web.Request, rule: str | None) -> None:
-    if rule in (None, "optional"):
-        return
-    user = current_user(request)
-    if rule != "user" and user.role != rule and user.role != "admin":
-        raise Forbidden(f"Requires the {rule} role")
+    if rule == "user":
+        require_user(request)
+    elif rule not in (None, "optional"):
+        require_role(request, rule)
 
 
 def endpoint(
@@ -135,6 +147,7 @@ def endpoint(
     tags: list[str] | tuple[str, ...] = (),
     errors: list[int] | tuple[int, ...] = (),
     content_type: str = "application/json",
+    body_required: bool = True,
 ) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
         spec = EndpointSpec(
@@ -147,6 +160,7 @@ def endpoint(
             tags=tuple(tags),
             errors=tuple(errors),
             content_type=content_type,
+            body_required=body_required,
         )
 
         if auth in (None, "optional") and query is None and body is None:
@@ -160,7 +174,8 @@ def endpoint(
             if query is not None:
                 kwargs["query"] = validate(query, dict(request.query))
             if body is not None:
-                kwargs["body"] = validate(body, await read_json_object(request))
+                empty = not request.body_exists and not body_required
+                kwargs["body"] = validate(body, {} if empty else await read_json_object(request))
             return await handler(request, **kwargs)
 
         wrapper.endpoint = spec  # type: ignore[attr-defined]

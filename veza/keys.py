@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -10,15 +10,19 @@ if TYPE_CHECKING:
     from arq.connections import ArqRedis
     from redis.asyncio import Redis
 
+    from veza.auth.tokens import AuthUser
     from veza.db import Database
     from veza.metrics import Metrics
     from veza.settings import Settings
+    from veza.storage import Storage
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 DB: web.AppKey[Database] = web.AppKey("db")
 REDIS: web.AppKey[Redis] = web.AppKey("redis")
 ARQ: web.AppKey[ArqRedis] = web.AppKey("arq")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+STORAGE: web.AppKey[Storage] = web.AppKey("storage")
 
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")
-USER: web.RequestKey[Any] = web.RequestKey("user")
+USER: web.RequestKey[AuthUser] = web.RequestKey("user")
+AUTH_ERROR: web.RequestKey[str] = web.RequestKey("auth_error")

@@ -12,6 +12,7 @@ import time
 
 from aiohttp import web
 
+from veza.auth.middleware import authenticate
 from veza.errors import ApiError
 from veza.http import error_body, json_response
 from veza.keys import METRICS, REQUEST_ID, SETTINGS
@@ -58,7 +59,7 @@ def error_response(
 
 @web.middleware
 async def edge(request: web.Request, handler) -> web.StreamResponse:
-    """The one middleware: request id, CORS preflight, errors as the envelope, metrics.
+    """The one middleware: request id, authentication, CORS preflight, errors as the envelope, metrics.
 
     One layer rather than four: each layer costs a coroutine per request, and
     the health route's throughput is a budget (tests/bench/http.py).
@@ -70,6 +71,7 @@ async def edge(request: web.Request, handler) -> web.StreamResponse:
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             response = cors_preflight(request)
         else:
+            await authenticate(request)
             response = await handler(request)
     except ApiError as exc:
         response = error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     hyperswitch_webhook_secret: str | None = None
 
     cors_origins: list[str] = []
+    trust_proxy: bool = False  # behind a router that appends the client to X-Forwarded-For (Heroku)
+    admin_password: str | None = Field(None, validation_alias=AliasChoices("VEZA_ADMIN_PASSWORD", "admin_password"))
     max_body_bytes: int = 1024 * 1024
     health_check_timeout: float = 2.0
     log_level: str = "INFO"

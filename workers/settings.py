@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from contextlib import AsyncExitStack
+
 from arq import cron
 
-from veza.app import create_base_app
+from veza.app import running_resources
 from veza.settings import load_settings
 from workers.system import worker_heartbeat
 
 
 async def startup(ctx: dict) -> None:
-    settings = ctx.get("settings") or load_settings()
-    app = create_base_app(settings)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()  # runs the app's cleanup contexts: database, Redis, arq pools
-    ctx["app"] = app
-    ctx["runner"] = runner
+    ctx["exit_stack"] = stack = AsyncExitStack()
+    ctx["app"] = await stack.enter_async_context(running_resources(ctx.get("settings") or load_settings()))
     await worker_heartbeat(ctx)
 
 
 async def shutdown(ctx: dict) -> None:
-    runner = ctx.get("runner")
-    if runner is not None:
-        await runner.cleanup()
+    if "exit_stack" in ctx:
+        await ctx["exit_stack"].aclose()
 
 
 class WorkerSettings:

@@ -1,0 +1,39 @@
+"""Factories: make users (through the real API), sign tokens, build headers."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from veza.keys import DB
+
+PASSWORD = "Correct-Horse-Battery-9"
+_numbers = itertools.count(1)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def register(client, **overrides: Any) -> dict[str, Any]:
+    """Register through POST /auth/register; returns the answer's data plus the password used."""
+    n = next(_numbers)
+    body = {"username": f"user{n}", "email": f"user{n}@example.com", "password": PASSWORD, **overrides}
+    resp = await client.post("/api/v1/auth/register", json=body)
+    assert resp.status == 201, await resp.text()
+    data = (await resp.json())["data"]
+    return {**data, "password": body["password"], "headers": bearer(data["access_token"])}
+
+
+async def make_user(client, role: str = "user", **overrides: Any) -> dict[str, Any]:
+    """A registered user with the given role, logged in again so that the token carries it."""
+    user = await register(client, **overrides)
+    if role != "user":
+        await client.app[DB].execute("UPDATE users SET role = %s WHERE id = %s", (role, user["user"]["id"]))
+        resp = await client.post(
+            "/api/v1/auth/login", json={"email": user["user"]["email"], "password": user["password"]}
+        )
+        assert resp.status == 200, await resp.text()
+        data = (await resp.json())["data"]
+        user = {**user, **data, "headers": bearer(data["access_token"])}
+    return user
