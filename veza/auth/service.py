@@ -17,7 +17,7 @@ from veza.auth.tokens import AuthUser, digest, issue_access_token, new_refresh_t
 from veza.db import Queries, UniqueViolation, transaction
 from veza.errors import Conflict, Invalid, Locked, Unauthorized
 from veza.keys import DB, REDIS, SETTINGS
-from veza.ratelimit import limit
+from veza.ratelimit import count_hit, limit
 from veza.users import queries as users
 
 MAX_FAILURES, FAILURE_WINDOW, LOCK_SECONDS = 5, 15 * 60, 30 * 60
@@ -99,10 +99,10 @@ async def login(app: web.Application, email: str, password: str, client: str) ->
     if account is None:
         await burn_verification_time(password)
     if account is None or not await verify_password(account["password_hash"], password):
-        async with redis.pipeline(transaction=True) as pipe:
-            failures, _ = await pipe.incr(failures_key).expire(failures_key, FAILURE_WINDOW, nx=True).execute()
+        failures, _ = await count_hit(redis, failures_key, FAILURE_WINDOW)
         if failures >= MAX_FAILURES:
-            await redis.pipeline(transaction=True).set(locked_key, 1, ex=LOCK_SECONDS).delete(failures_key).execute()
+            async with redis.pipeline(transaction=True) as pipe:
+                await pipe.set(locked_key, 1, ex=LOCK_SECONDS).delete(failures_key).execute()
             raise Locked("Too many failed logins; try again later", headers={"Retry-After": str(LOCK_SECONDS)})
         raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
 
