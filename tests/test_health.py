@@ -24,6 +24,7 @@ async def test_deep_health_has_the_reference_shape(client):
     assert data["timestamp"].endswith("Z")
     assert data["checks"]["database"]["status"] == "ok"
     assert data["checks"]["redis"]["status"] == "ok"
+    assert data["checks"]["storage"] == {"status": "ok", "details": {"backend": "local"}}
     assert data["checks"]["disk"]["status"] in ("ok", "warning")
     assert isinstance(data["checks"]["disk"]["details"]["free_gb"], float)
     assert data["config"] == {

@@ -17,6 +17,7 @@ from veza.constants import WORKER_HEARTBEAT_KEY
 from veza.http import endpoint, error_body, json_response, ok
 from veza.keys import DB, METRICS, REDIS, REQUEST_ID, SETTINGS
 from veza.metrics import CONTENT_TYPE
+from veza.storage import check_storage
 
 routes = web.RouteTableDef()
 
@@ -80,6 +81,7 @@ async def check_worker(app: web.Application) -> CheckResult:
 CHECKS: dict[str, tuple[Callable[[web.Application], Awaitable[CheckResult]], bool]] = {
     "database": (check_database, True),
     "redis": (check_redis, True),
+    "storage": (check_storage, False),
     "disk": (check_disk, False),
     "worker": (check_worker, False),
 }
@@ -128,7 +130,7 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.get("/health/deep")
 @endpoint(
-    "Deep health check: database, Redis, disk, worker, config summary",
+    "Deep health check: database, Redis, storage, disk, worker, config summary",
     response=DeepHealth,
     tags=["health"],
     errors=[503],

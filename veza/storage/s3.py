@@ -1,0 +1,199 @@
+"""Objects in an S3 bucket (or an S3-compatible service) over aiobotocore."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any, Self
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession
+from botocore.exceptions import ClientError
+
+from veza.storage.base import (
+    CHUNK_SIZE,
+    Blob,
+    ObjectNotFound,
+    RangeNotSatisfiable,
+    check_expires,
+    check_key,
+    check_range,
+    content_disposition,
+    range_header,
+    resolve_range,
+)
+
+log = logging.getLogger(__name__)
+
+PART_SIZE = 8 * 1024 * 1024
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class S3Storage:
+    """Use as ``async with S3Storage(...) as storage``: one client for the storage's life."""
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        region: str,
+        endpoint_url: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        session: AioSession | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self._session = session or AioSession()
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._credentials = {"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key}
+        self._stack = contextlib.AsyncExitStack()
+        self.client: Any = None
+
+    async def __aenter__(self) -> Self:
+        config = AioConfig(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"} if self._endpoint_url else None,
+        )
+        client = self._session.create_client(
+            "s3", region_name=self._region, endpoint_url=self._endpoint_url, config=config, **self._credentials
+        )
+        self.client = await self._stack.enter_async_context(client)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stack.aclose()
+        self.client = None
+
+    async def ensure_bucket(self) -> None:
+        """Create the bucket if it is missing: for S3-compatible services in development and tests."""
+        try:
+            await self.client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as exc:
+            if _code(exc) not in _MISSING | {"NoSuchBucket"}:
+                raise
+        location = {"LocationConstraint": self._region}
+        extra = {} if self._region == "us-east-1" else {"CreateBucketConfiguration": location}
+        with contextlib.suppress(self.client.exceptions.BucketAlreadyOwnedByYou):
+            await self.client.create_bucket(Bucket=self.bucket, **extra)
+
+    async def put(self, key: str, stream: AsyncIterable[bytes]) -> int:
+        check_key(key)
+        part = io.BytesIO()
+        upload_id: str | None = None
+        parts: list[dict[str, Any]] = []
+        total = 0
+        try:
+            async for chunk in stream:
+                view = memoryview(chunk)
+                total += len(view)
+                while view:
+                    room = PART_SIZE - part.tell()
+                    part.write(view[:room])
+                    view = view[room:]
+                    if part.tell() == PART_SIZE:
+                        if upload_id is None:
+                            created = await self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
+                            upload_id = created["UploadId"]
+                        parts.append(await self._upload_part(key, upload_id, len(parts) + 1, part))
+                        part = io.BytesIO()
+            if upload_id is None:
+                part.seek(0)
+                await self.client.put_object(Bucket=self.bucket, Key=key, Body=part)
+                return total
+            if part.tell():
+                parts.append(await self._upload_part(key, upload_id, len(parts) + 1, part))
+            await self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            if upload_id is not None:
+                await asyncio.shield(self._abort(key, upload_id))
+            raise
+        return total
+
+    async def _upload_part(self, key: str, upload_id: str, number: int, part: io.BytesIO) -> dict[str, Any]:
+        part.seek(0)
+        answer = await self.client.upload_part(
+            Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=part
+        )
+        return {"PartNumber": number, "ETag": answer["ETag"]}
+
+    async def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            await self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except Exception:
+            log.exception("could not abort multipart upload %s of %s", upload_id, key)
+
+    @contextlib.asynccontextmanager
+    async def open(self, key: str, start: int | None = None, end: int | None = None) -> AsyncIterator[Blob]:
+        check_key(key)
+        check_range(start, end)
+        ranged = start is not None or end is not None
+        params = {"Bucket": self.bucket, "Key": key} | ({"Range": range_header(start, end)} if ranged else {})
+        try:
+            answer = await self.client.get_object(**params)
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                raise ObjectNotFound() from None
+            if _code(exc) == "InvalidRange":
+                raise RangeNotSatisfiable(await self.size(key)) from None
+            raise
+        body = answer["Body"]
+        chunks = None
+        try:
+            match = _CONTENT_RANGE.fullmatch(answer.get("ContentRange", ""))
+            if match:
+                first, last, size = map(int, match.groups())
+            else:
+                size = answer["ContentLength"]
+                first, last = resolve_range(size, start, end)
+            chunks = body.iter_chunks(CHUNK_SIZE)
+            yield Blob(size, first, last, chunks)
+        finally:
+            body.close()
+            if chunks is not None:
+                await chunks.aclose()
+
+    async def size(self, key: str) -> int:
+        check_key(key)
+        try:
+            answer = await self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                raise ObjectNotFound() from None
+            raise
+        return answer["ContentLength"]
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await self.size(key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    async def delete(self, key: str) -> None:
+        check_key(key)
+        await self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    async def presign(self, key: str, expires: int, filename: str | None = None) -> str:
+        check_key(key)
+        check_expires(expires)
+        params = {"Bucket": self.bucket, "Key": key}
+        if filename:
+            params["ResponseContentDisposition"] = content_disposition(filename)
+        return await self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+
+    async def check(self) -> dict[str, Any]:
+        await self.client.head_bucket(Bucket=self.bucket)
+        return {"backend": "s3", "bucket": self.bucket}
