@@ -10,14 +10,18 @@ from typing import Any
 from aiohttp import web
 from swagger_ui_bundle import swagger_ui_path
 
-from veza import db, health
+from veza import db, health, storage
 from veza.auth import routes as auth_routes
 from veza.constants import API_PREFIX
 from veza.http import json_dumps
-from veza.keys import ARQ, DB, METRICS, REDIS, SETTINGS
+from veza.keys import ARQ, DB, METRICS, REDIS, RTMP_HEALTH, SETTINGS, VIEWER_EVENTS
+from veza.live import routes as live_routes
+from veza.live.service import ViewerEvents
 from veza.metrics import Metrics
 from veza.middlewares import MIDDLEWARES, add_response_headers
+from veza.notifications import routes as notifications_routes
 from veza.openapi import build_spec
+from veza.realtime import routes as realtime_routes
 from veza.redis import connect_arq, connect_redis
 from veza.settings import Settings
 from veza.users import routes as users_routes
@@ -25,7 +29,15 @@ from veza.users import routes as users_routes
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 # Each domain's RouteTableDef, mounted under /api/v1.
-ROUTE_TABLES: list[web.RouteTableDef] = [health.routes, auth_routes.routes, users_routes.routes]
+ROUTE_TABLES: list[web.RouteTableDef] = [
+    health.routes,
+    auth_routes.routes,
+    users_routes.routes,
+    realtime_routes.routes,
+    notifications_routes.routes,
+    live_routes.routes,
+    storage.routes,
+]
 # Swagger UI loads its own scripts and styles and inlines some styles and images.
 DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
 LEGACY_ROOT_PATHS = {"/health", "/health/deep", "/healthz", "/readyz", "/metrics"}
@@ -51,11 +63,11 @@ async def arq_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_base_app(settings: Settings) -> web.Application:
-    """The resources alone (database, Redis, arq); workers run on this too."""
+    """The resources alone (database, Redis, arq, storage); workers run on this too."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx])
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx, storage.storage_ctx])
     return app
 
 
@@ -76,10 +88,19 @@ def add_routes(app: web.Application, table: Iterable[Any], prefix: str = "") -> 
         app.router.add_route(route.method, prefix + route.path, route.handler, **route.kwargs)
 
 
+async def cancel_viewer_events(app: web.Application) -> None:
+    app[VIEWER_EVENTS].cancel()
+
+
 def create_app(settings: Settings) -> web.Application:
     app = create_base_app(settings)
     app.middlewares.extend(MIDDLEWARES)
     app.on_response_prepare.append(add_response_headers)
+    app.cleanup_ctx.append(realtime_routes.hub_ctx)
+    app.on_shutdown.append(realtime_routes.close_sockets_on_shutdown)
+    app[VIEWER_EVENTS] = ViewerEvents(app)
+    app.on_cleanup.append(cancel_viewer_events)
+    app[RTMP_HEALTH] = {}
     for table in ROUTE_TABLES:
         add_routes(app, table, API_PREFIX)
     for route in health.routes:

@@ -12,7 +12,9 @@ if TYPE_CHECKING:
 
     from veza.auth.tokens import AuthUser
     from veza.db import Database
+    from veza.live.service import ViewerEvents
     from veza.metrics import Metrics
+    from veza.realtime.hub import Hub
     from veza.settings import Settings
     from veza.storage import Storage
 
@@ -22,6 +24,9 @@ REDIS: web.AppKey[Redis] = web.AppKey("redis")
 ARQ: web.AppKey[ArqRedis] = web.AppKey("arq")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 STORAGE: web.AppKey[Storage] = web.AppKey("storage")
+HUB: web.AppKey[Hub] = web.AppKey("hub")
+VIEWER_EVENTS: web.AppKey[ViewerEvents] = web.AppKey("viewer_events")
+RTMP_HEALTH: web.AppKey[dict] = web.AppKey("rtmp_health")  # the last probe of the RTMP server, cached
 
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")
 USER: web.RequestKey[AuthUser] = web.RequestKey("user")

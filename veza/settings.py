@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     refresh_token_ttl: int = 30 * 24 * 3600
 
     rtmp_callback_secret: str | None = None
+    rtmp_public_url: str = "rtmp://localhost:1935/live"  # what streamers point OBS/ffmpeg at
+    rtmp_health_host: str = "127.0.0.1"  # where /live/health checks that the RTMP server answers
+    rtmp_health_port: int = 1935
     signing_secret: str | None = None
     hyperswitch_webhook_secret: str | None = None
 

@@ -1,0 +1,76 @@
+"""Models of live streams."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from veza.http import Page
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=140)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class StreamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: str = Field("", max_length=5000)
+    category: str = Field("", max_length=50)
+    tags: list[Tag] = Field(default_factory=list, max_length=10)
+
+
+class StreamUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: str | None = Field(None, max_length=5000)
+    category: str | None = Field(None, max_length=50)
+    tags: list[Tag] | None = Field(None, max_length=10)
+
+
+class StreamOut(BaseModel):
+    id: UUID
+    user_id: UUID
+    title: str
+    description: str
+    category: str
+    tags: list[str]
+    is_live: bool
+    started_at: datetime | None
+    ended_at: datetime | None
+    viewer_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class OwnStreamOut(StreamOut):
+    stream_key: str
+
+
+class StreamList(BaseModel):
+    streams: list[StreamOut]
+    total: int
+
+
+class OwnStreamList(BaseModel):
+    streams: list[OwnStreamOut]
+    total: int
+
+
+class StreamsQuery(Page):
+    is_live: bool | None = None
+
+
+class StreamKeyOut(BaseModel):
+    stream_key: str
+    rtmp_url: str
+    stream_id: UUID
+
+
+class LiveHealth(BaseModel):
+    status: str
+    rtmp_url: str

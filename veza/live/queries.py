@@ -1,0 +1,153 @@
+"""SQL for live streams and stream keys."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from veza.db import Queries, Row
+from veza.errors import NotFound
+
+COLUMNS = (
+    "id, user_id, title, description, category, tags, is_live, started_at, ended_at, viewer_count, "
+    "created_at, updated_at"
+)
+UPDATABLE = frozenset({"title", "description", "category", "tags"})
+
+
+async def insert_stream(db: Queries, user_id: UUID, fields: dict[str, Any]) -> Row:
+    return await db.fetch_one(
+        f"""
+        INSERT INTO live_streams (user_id, title, description, category, tags)
+        VALUES (%(user_id)s, %(title)s, %(description)s, %(category)s, %(tags)s)
+        RETURNING {COLUMNS}
+        """,
+        {"user_id": user_id, **fields},
+    )
+
+
+async def get_stream(db: Queries, stream_id: UUID) -> Row:
+    row = await db.fetch_one(f"SELECT {COLUMNS} FROM live_streams WHERE id = %s", (stream_id,))
+    if row is None:
+        raise NotFound("Stream not found")
+    return row
+
+
+async def page(db: Queries, *, is_live: bool | None, limit: int, offset: int) -> tuple[list[Row], int]:
+    where = "TRUE" if is_live is None else "is_live = %(is_live)s"
+    params = {"is_live": is_live, "limit": limit, "offset": offset}
+    rows = await db.fetch_all(
+        f"""
+        SELECT {COLUMNS} FROM live_streams WHERE {where}
+        ORDER BY is_live DESC, coalesce(started_at, created_at) DESC, id
+        LIMIT %(limit)s OFFSET %(offset)s
+        """,
+        params,
+    )
+    return rows, await db.fetch_val(f"SELECT count(*) FROM live_streams WHERE {where}", params)
+
+
+async def user_streams(db: Queries, user_id: UUID, *, limit: int, offset: int) -> tuple[list[Row], int]:
+    rows = await db.fetch_all(
+        f"SELECT {COLUMNS} FROM live_streams WHERE user_id = %s ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
+        (user_id, limit, offset),
+    )
+    return rows, await db.fetch_val("SELECT count(*) FROM live_streams WHERE user_id = %s", (user_id,))
+
+
+async def latest_stream(db: Queries, user_id: UUID) -> Row | None:
+    return await db.fetch_one(
+        f"SELECT {COLUMNS} FROM live_streams WHERE user_id = %s ORDER BY created_at DESC, id LIMIT 1", (user_id,)
+    )
+
+
+async def update_stream(db: Queries, stream_id: UUID, owner_id: UUID, fields: dict[str, Any]) -> Row:
+    """Update the owner's stream; another user's stream is not found."""
+    if not fields.keys() <= UPDATABLE:
+        raise ValueError(f"not updatable: {sorted(fields.keys() - UPDATABLE)}")
+    assignments = "".join(f"{column} = %({column})s, " for column in fields)
+    row = await db.fetch_one(
+        f"""
+        UPDATE live_streams SET {assignments}updated_at = now()
+        WHERE id = %(id)s AND user_id = %(owner)s RETURNING {COLUMNS}
+        """,
+        {**fields, "id": stream_id, "owner": owner_id},
+    )
+    if row is None:
+        raise NotFound("Stream not found")
+    return row
+
+
+async def get_key(db: Queries, user_id: UUID) -> str | None:
+    return await db.fetch_val("SELECT stream_key FROM stream_keys WHERE user_id = %s", (user_id,))
+
+
+async def set_key(db: Queries, user_id: UUID, key: str) -> None:
+    await db.execute(
+        """
+        INSERT INTO stream_keys (user_id, stream_key) VALUES (%s, %s)
+        ON CONFLICT (user_id) DO UPDATE SET stream_key = EXCLUDED.stream_key, created_at = now()
+        """,
+        (user_id, key),
+    )
+
+
+async def insert_key_if_missing(db: Queries, user_id: UUID, key: str) -> str:
+    await db.execute(
+        "INSERT INTO stream_keys (user_id, stream_key) VALUES (%s, %s) ON CONFLICT (user_id) DO NOTHING",
+        (user_id, key),
+    )
+    return await get_key(db, user_id)
+
+
+async def user_by_key(db: Queries, key: str) -> UUID | None:
+    return await db.fetch_val("SELECT user_id FROM stream_keys WHERE stream_key = %s", (key,))
+
+
+async def stream_to_go_live(db: Queries, user_id: UUID) -> Row | None:
+    """The streamer's newest stream that has not ended, locked."""
+    return await db.fetch_one(
+        f"""
+        SELECT {COLUMNS} FROM live_streams WHERE user_id = %s AND ended_at IS NULL
+        ORDER BY is_live DESC, created_at DESC LIMIT 1 FOR UPDATE
+        """,
+        (user_id,),
+    )
+
+
+async def set_live(db: Queries, stream_id: UUID, publish_name: str) -> Row:
+    return await db.fetch_one(
+        f"""
+        UPDATE live_streams SET is_live = true, publish_name = %s, started_at = now(), ended_at = NULL,
+               viewer_count = 0, updated_at = now()
+        WHERE id = %s RETURNING {COLUMNS}
+        """,
+        (publish_name, stream_id),
+    )
+
+
+async def end_live(db: Queries, publish_name: str) -> Row | None:
+    return await db.fetch_one(
+        f"""
+        UPDATE live_streams SET is_live = false, publish_name = NULL, ended_at = now(), viewer_count = 0,
+               updated_at = now()
+        WHERE publish_name = %s AND is_live RETURNING {COLUMNS}
+        """,
+        (publish_name,),
+    )
+
+
+async def live_stream_by_name(db: Queries, name: str) -> Row | None:
+    """The live stream an RTMP play name points at: the name it is published under, or its id."""
+    return await db.fetch_one(
+        f"SELECT {COLUMNS} FROM live_streams WHERE is_live AND (publish_name = %(name)s OR id::text = %(name)s)",
+        {"name": name},
+    )
+
+
+async def add_viewers(db: Queries, stream_id: UUID, delta: int) -> int | None:
+    return await db.fetch_val(
+        "UPDATE live_streams SET viewer_count = greatest(viewer_count + %s, 0) WHERE id = %s AND is_live "
+        "RETURNING viewer_count",
+        (delta, stream_id),
+    )

@@ -1,0 +1,155 @@
+"""/live: streams, stream keys, and the nginx-rtmp callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+
+from aiohttp import web
+
+from veza.errors import Forbidden
+from veza.http import Page, endpoint, ok, require_user, uuid_param
+from veza.keys import DB, RTMP_HEALTH, SETTINGS
+from veza.live import queries, service
+from veza.live.models import (
+    LiveHealth,
+    OwnStreamList,
+    OwnStreamOut,
+    StreamIn,
+    StreamKeyOut,
+    StreamList,
+    StreamOut,
+    StreamsQuery,
+    StreamUpdate,
+)
+
+routes = web.RouteTableDef()
+RTMP_HEALTH_CACHE_SECONDS = 5
+
+
+@routes.get("/live/streams")
+@endpoint("Streams, live ones first (public)", query=StreamsQuery, response=StreamList, tags=["live"])
+async def list_streams(request: web.Request, query: StreamsQuery) -> web.Response:
+    rows, total = await queries.page(request.app[DB], is_live=query.is_live, limit=query.limit, offset=query.offset)
+    return ok(StreamList(streams=rows, total=total))
+
+
+@routes.get("/live/streams/me")
+@endpoint("The caller's streams, with the stream key", query=Page, response=OwnStreamList, auth="user", tags=["live"])
+async def my_streams(request: web.Request, query: Page) -> web.Response:
+    user = require_user(request)
+    db = request.app[DB]
+    rows, total = await queries.user_streams(db, user.id, limit=query.limit, offset=query.offset)
+    key = await queries.get_key(db, user.id) or ""
+    return ok({"streams": [OwnStreamOut(**row, stream_key=key) for row in rows], "total": total})
+
+
+@routes.get("/live/streams/me/key")
+@endpoint(
+    "The caller's stream key and RTMP URL (makes a draft stream if none)",
+    response=StreamKeyOut,
+    auth="user",
+    tags=["live"],
+)
+async def my_key(request: web.Request) -> web.Response:
+    return ok(await service.my_key(request.app, require_user(request)), headers={"Cache-Control": "no-store"})
+
+
+@routes.post("/live/streams/me/key/regenerate")
+@endpoint("A new stream key; the old one stops working at once", response=StreamKeyOut, auth="user", tags=["live"])
+async def regenerate_key(request: web.Request) -> web.Response:
+    return ok(await service.regenerate_key(request.app, require_user(request)), headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/live/streams/{id}")
+@endpoint("One stream (public)", response=StreamOut, tags=["live"])
+async def get_stream(request: web.Request) -> web.Response:
+    return ok(StreamOut.model_validate(await queries.get_stream(request.app[DB], uuid_param(request))))
+
+
+@routes.post("/live/streams")
+@endpoint("Create a stream", body=StreamIn, response=OwnStreamOut, status=201, auth="user", tags=["live"])
+async def create_stream(request: web.Request, body: StreamIn) -> web.Response:
+    row = await service.create_stream(request.app, require_user(request), body)
+    return ok(OwnStreamOut.model_validate(row), status=201)
+
+
+@routes.put("/live/streams/{id}")
+@endpoint(
+    "Update a stream's metadata (owner only)", body=StreamUpdate, response=OwnStreamOut, auth="user", tags=["live"]
+)
+async def update_stream(request: web.Request, body: StreamUpdate) -> web.Response:
+    stream_id = uuid_param(request)
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    row = await service.update_stream(request.app, require_user(request), stream_id, changes)
+    return ok(OwnStreamOut.model_validate(row))
+
+
+async def rtmp_name(request: web.Request) -> str:
+    """The stream name of an nginx-rtmp callback, once the shared secret in its URL checks out."""
+    expected = request.app[SETTINGS].rtmp_callback_secret or ""
+    given = request.query.get("secret", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Forbidden("Bad callback secret", code="bad_secret")
+    form = await request.post()
+    name = form.get("name")
+    if not isinstance(name, str) or not name or len(name) > 200:
+        raise Forbidden("No stream name", code="invalid_stream_key")
+    return name
+
+
+RTMP_CALLBACK = {"tags": ["rtmp"], "content_type": "application/json", "errors": [403]}
+
+
+@routes.post("/live/rtmp/on_publish")
+@endpoint("nginx-rtmp: a publisher connects; 2xx accepts the stream key, 403 drops it", **RTMP_CALLBACK)
+async def on_publish(request: web.Request) -> web.Response:
+    row = await service.start_broadcast(request.app, await rtmp_name(request))
+    return ok({"stream_id": row["id"]})
+
+
+@routes.post("/live/rtmp/on_publish_done")
+@endpoint("nginx-rtmp: the publisher left; the stream goes offline", **RTMP_CALLBACK)
+async def on_publish_done(request: web.Request) -> web.Response:
+    await service.end_broadcast(request.app, await rtmp_name(request))
+    return ok({"ended": True})
+
+
+@routes.post("/live/rtmp/on_play")
+@endpoint("nginx-rtmp: a viewer started playing", **RTMP_CALLBACK)
+async def on_play(request: web.Request) -> web.Response:
+    await service.count_viewer(request.app, await rtmp_name(request), +1)
+    return ok({"counted": True})
+
+
+@routes.post("/live/rtmp/on_play_done")
+@endpoint("nginx-rtmp: a viewer stopped playing", **RTMP_CALLBACK)
+async def on_play_done(request: web.Request) -> web.Response:
+    await service.count_viewer(request.app, await rtmp_name(request), -1)
+    return ok({"counted": True})
+
+
+@routes.get("/live/health")
+@endpoint("Whether the RTMP server answers (cached a few seconds)", response=LiveHealth, tags=["live"])
+async def live_health(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    status = await rtmp_status(request.app)
+    return ok({"status": status, "rtmp_url": settings.rtmp_public_url})
+
+
+async def rtmp_status(app: web.Application) -> str:
+    cache = app[RTMP_HEALTH]
+    if time.monotonic() - cache.get("at", -1e9) > RTMP_HEALTH_CACHE_SECONDS:
+        settings = app[SETTINGS]
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(settings.rtmp_health_host, settings.rtmp_health_port), 1.0
+            )
+            writer.close()
+            await writer.wait_closed()
+            cache["status"] = "ok"
+        except (OSError, TimeoutError):
+            cache["status"] = "down"
+        cache["at"] = time.monotonic()
+    return cache["status"]

@@ -1,0 +1,143 @@
+"""Fan-out of Redis pub/sub messages to this process's WebSockets.
+
+The hub keeps no business rules: it maps Redis channels to local sockets and
+forwards each message as it came. Every socket has a bounded send queue and
+its own sender task, so a slow client is closed, never waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+from aiohttp import WSCloseCode, web
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from veza.auth.tokens import AuthUser
+from veza.realtime.publish import PREFIX
+
+log = logging.getLogger(__name__)
+
+CONTROL_CHANNEL = PREFIX + "control"  # always subscribed, so the reader never runs dry
+SEND_QUEUE_SIZE = 256
+CLOSE_TOO_SLOW = 4008
+
+
+class Connection:
+    __slots__ = ("channels", "closing", "queue", "sender", "user", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, user: AuthUser | None, queue_size: int) -> None:
+        self.ws = ws
+        self.user = user
+        self.channels: set[str] = set()
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(queue_size)
+        self.closing = False
+        self.sender = asyncio.create_task(self._send_loop())
+
+    def offer(self, message: str) -> None:
+        """Queue a message without waiting; a full queue means the client cannot keep up."""
+        if self.closing:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.close(CLOSE_TOO_SLOW, "too slow: send queue full")
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self.sender.cancel()
+        asyncio.create_task(self.ws.close(code=code, message=reason.encode()))  # noqa: RUF006
+
+    async def _send_loop(self) -> None:
+        while (message := await self.queue.get()) is not None:
+            await self.ws.send_str(message)
+
+
+class Hub:
+    def __init__(self, redis: Redis, queue_size: int = SEND_QUEUE_SIZE) -> None:
+        self.queue_size = queue_size
+        self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        self._routes: dict[str, set[Connection]] = defaultdict(set)
+        self._subscribing: dict[str, asyncio.Task] = {}
+        self._connections: set[Connection] = set()
+        self._reader: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._reader = asyncio.create_task(self._read())
+
+    def close_all(self) -> None:
+        for connection in list(self._connections):
+            connection.close(WSCloseCode.GOING_AWAY, "server shutdown")
+
+    async def stop(self) -> None:
+        """Close every socket with GOING_AWAY, then the Redis subscription."""
+        self.close_all()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._pubsub.aclose()
+
+    def connect(self, ws: web.WebSocketResponse, user: AuthUser | None) -> Connection:
+        connection = Connection(ws, user, self.queue_size)
+        self._connections.add(connection)
+        return connection
+
+    async def disconnect(self, connection: Connection) -> None:
+        self._connections.discard(connection)
+        connection.closing = True
+        connection.sender.cancel()
+        for channel in list(connection.channels):
+            await self.unsubscribe(connection, channel)
+
+    async def subscribe(self, connection: Connection, channel: str) -> None:
+        """Route `channel` to the connection; return once Redis has confirmed the subscription."""
+        connection.channels.add(channel)
+        subscribers = self._routes[channel]
+        subscribers.add(connection)
+        if len(subscribers) == 1 and channel not in self._subscribing:
+            self._subscribing[channel] = asyncio.create_task(self._pubsub.subscribe(channel))
+        pending = self._subscribing.get(channel)
+        if pending is not None:
+            try:
+                await asyncio.shield(pending)
+            finally:
+                if pending.done():
+                    self._subscribing.pop(channel, None)
+
+    async def unsubscribe(self, connection: Connection, channel: str) -> None:
+        connection.channels.discard(channel)
+        subscribers = self._routes.get(channel)
+        if subscribers is None:
+            return
+        subscribers.discard(connection)
+        if not subscribers:
+            del self._routes[channel]
+            with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
+                await self._pubsub.unsubscribe(channel)
+
+    def deliver(self, channel: str, message: str) -> None:
+        for connection in self._routes.get(channel, ()):
+            connection.offer(message)
+
+    async def _read(self) -> None:
+        """Forward messages until stopped; while Redis is away, retry every second (redis-py resubscribes)."""
+        while True:
+            try:
+                await self._pubsub.subscribe(CONTROL_CHANNEL)
+                async for message in self._pubsub.listen():
+                    if message["type"] == "message":
+                        self.deliver(message["channel"], message["data"])
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                log.warning("lost the Redis pub/sub connection; reconnecting", exc_info=True)
+                await asyncio.sleep(1)
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)

@@ -1,0 +1,43 @@
+"""The one way to emit a real-time event, from a web handler or a worker.
+
+Events go through Redis PUBLISH, so every web process delivers them to its own
+sockets. Call it after commit (``tx.after_commit(publish, ...)``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+
+from veza.http import json_dumps
+from veza.keys import REDIS
+
+PREFIX = "veza:rt:"
+
+
+def public_channel(channel: str) -> str:
+    """The Redis channel of a public channel (`live`, `live:<id>`)."""
+    return PREFIX + channel
+
+
+def user_channel(user_id: UUID | str, channel: str) -> str:
+    """The Redis channel of a user's own channel (`notifications`)."""
+    return f"{PREFIX}user:{user_id}:{channel}"
+
+
+def event_message(channel: str, event: str, data: Any) -> str:
+    message = {"type": "event", "channel": channel, "event": event, "data": data, "ts": datetime.now(UTC)}
+    return json_dumps(message).decode()
+
+
+async def publish(app: web.Application, channel: str, event: str, data: Any) -> None:
+    """Emit `event` on a public channel."""
+    await app[REDIS].publish(public_channel(channel), event_message(channel, event, data))
+
+
+async def publish_to_user(app: web.Application, user_id: UUID, channel: str, event: str, data: Any) -> None:
+    """Emit `event` on one user's own channel; only their sockets receive it."""
+    await app[REDIS].publish(user_channel(user_id, channel), event_message(channel, event, data))
