@@ -37,3 +37,19 @@ async def make_user(client, role: str = "user", **overrides: Any) -> dict[str, A
         data = (await resp.json())["data"]
         user = {**user, **data, "headers": bearer(data["access_token"])}
     return user
+
+
+async def ws_receive(ws, *, type_: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
+    """The next JSON message on a test WebSocket (skipping others until one of `type_`)."""
+    import asyncio
+
+    while True:
+        message = await asyncio.wait_for(ws.receive_json(), timeout)
+        if type_ is None or message.get("type") == type_:
+            return message
+
+
+async def ws_subscribe(ws, channel: str) -> None:
+    await ws.send_json({"type": "subscribe", "channel": channel})
+    reply = await ws_receive(ws)
+    assert reply == {"type": "subscribed", "channel": channel}, reply

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CONTROL_CHANNEL = PREFIX + "control"  # always subscribed, so the reader never runs dry
 SEND_QUEUE_SIZE = 256
 CLOSE_TOO_SLOW = 4008
+SHUTDOWN_GRACE = 5.0  # seconds for clients to answer the closing handshake
 
 
 class Connection:
@@ -48,11 +49,15 @@ class Connection:
             self.close(CLOSE_TOO_SLOW, "too slow: send queue full")
 
     def close(self, code: int, reason: str) -> None:
-        if self.closing:
-            return
+        """Close without waiting (from the fan-out path)."""
+        if not self.closing:
+            asyncio.create_task(self.aclose(code, reason))  # noqa: RUF006
+            self.closing = True
+
+    async def aclose(self, code: int, reason: str) -> None:
         self.closing = True
         self.sender.cancel()
-        asyncio.create_task(self.ws.close(code=code, message=reason.encode()))  # noqa: RUF006
+        await self.ws.close(code=code, message=reason.encode())
 
     async def _send_loop(self) -> None:
         while (message := await self.queue.get()) is not None:
@@ -67,17 +72,22 @@ class Hub:
         self._subscribing: dict[str, asyncio.Task] = {}
         self._connections: set[Connection] = set()
         self._reader: asyncio.Task | None = None
+        # redis-py's PubSub opens its connection on the first command: two commands racing
+        # there would each open one and orphan a subscription. One command at a time.
+        self._command_lock = asyncio.Lock()
 
     async def start(self) -> None:
         self._reader = asyncio.create_task(self._read())
 
-    def close_all(self) -> None:
-        for connection in list(self._connections):
-            connection.close(WSCloseCode.GOING_AWAY, "server shutdown")
+    async def close_all(self) -> None:
+        """Close every socket with GOING_AWAY and wait (a bounded time) for the closing handshakes."""
+        closing = [c.aclose(WSCloseCode.GOING_AWAY, "server shutdown") for c in self._connections if not c.closing]
+        if closing:
+            await asyncio.wait([asyncio.ensure_future(c) for c in closing], timeout=SHUTDOWN_GRACE)
 
     async def stop(self) -> None:
         """Close every socket with GOING_AWAY, then the Redis subscription."""
-        self.close_all()
+        await self.close_all()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -102,7 +112,7 @@ class Hub:
         subscribers = self._routes[channel]
         subscribers.add(connection)
         if len(subscribers) == 1 and channel not in self._subscribing:
-            self._subscribing[channel] = asyncio.create_task(self._pubsub.subscribe(channel))
+            self._subscribing[channel] = asyncio.create_task(self._command("subscribe", channel))
         pending = self._subscribing.get(channel)
         if pending is not None:
             try:
@@ -120,7 +130,11 @@ class Hub:
         if not subscribers:
             del self._routes[channel]
             with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
-                await self._pubsub.unsubscribe(channel)
+                await self._command("unsubscribe", channel)
+
+    async def _command(self, name: str, channel: str) -> None:
+        async with self._command_lock:
+            await getattr(self._pubsub, name)(channel)
 
     def deliver(self, channel: str, message: str) -> None:
         for connection in self._routes.get(channel, ()):
@@ -130,7 +144,7 @@ class Hub:
         """Forward messages until stopped; while Redis is away, retry every second (redis-py resubscribes)."""
         while True:
             try:
-                await self._pubsub.subscribe(CONTROL_CHANNEL)
+                await self._command("subscribe", CONTROL_CHANNEL)
                 async for message in self._pubsub.listen():
                     if message["type"] == "message":
                         self.deliver(message["channel"], message["data"])

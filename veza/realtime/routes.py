@@ -162,4 +162,4 @@ async def hub_ctx(app: web.Application):
 async def close_sockets_on_shutdown(app: web.Application) -> None:
     """on_shutdown runs before cleanup: sockets get GOING_AWAY while their handlers can still finish."""
     if HUB in app:
-        app[HUB].close_all()
+        await app[HUB].close_all()

@@ -1,0 +1,181 @@
+"""The WebSocket hub: protocol, auth, channels, back-pressure, shutdown, several processes."""
+
+import asyncio
+import uuid
+
+import pytest
+from aiohttp import WSMsgType
+
+from tests.factories import register, ws_receive, ws_subscribe
+from veza.app import create_app
+from veza.keys import HUB
+from veza.notifications.service import notify
+from veza.realtime.publish import publish
+
+WS = "/api/v1/ws"
+
+
+async def test_anonymous_socket_follows_live(client):
+    ws = await client.ws_connect(WS)
+    await ws_subscribe(ws, "live")
+    await publish(client.app, "live", "stream.started", {"id": "abc"})
+    event = await ws_receive(ws)
+    assert event["type"] == "event"
+    assert event["channel"] == "live"
+    assert event["event"] == "stream.started"
+    assert event["data"] == {"id": "abc"}
+    assert event["ts"].endswith("Z")
+    await ws.close()
+
+
+async def test_one_stream_channel_gets_only_its_events(client):
+    mine, other = uuid.uuid4(), uuid.uuid4()
+    ws = await client.ws_connect(WS)
+    await ws_subscribe(ws, f"live:{mine}")
+    await publish(client.app, f"live:{other}", "stream.started", {"id": str(other)})
+    await publish(client.app, f"live:{mine}", "stream.started", {"id": str(mine)})
+    event = await ws_receive(ws)
+    assert event["data"] == {"id": str(mine)}
+    await ws.send_json({"type": "unsubscribe", "channel": f"live:{mine}"})
+    assert await ws_receive(ws) == {"type": "unsubscribed", "channel": f"live:{mine}"}
+    await publish(client.app, f"live:{mine}", "stream.ended", {})
+    await ws.send_json({"type": "ping"})
+    assert await ws_receive(ws) == {"type": "pong"}  # and no event came before it
+    await ws.close()
+
+
+async def test_notifications_need_authentication(client):
+    ws = await client.ws_connect(WS)
+    await ws.send_json({"type": "subscribe", "channel": "notifications"})
+    reply = await ws_receive(ws)
+    assert reply["type"] == "error"
+    assert reply["code"] == "unauthorized"
+    await ws.close()
+
+
+async def test_own_notifications_arrive_and_nobody_elses(client):
+    alice, bob = await register(client), await register(client)
+    alice_ws = await client.ws_connect(f"{WS}?token={alice['access_token']}")
+    bob_ws = await client.ws_connect(WS)
+    await bob_ws.send_json({"type": "auth", "token": bob["access_token"]})
+    assert (await ws_receive(bob_ws))["type"] == "authenticated"
+    await ws_subscribe(alice_ws, "notifications")
+    await ws_subscribe(bob_ws, "notifications")
+
+    await notify(client.app, uuid.UUID(alice["user"]["id"]), "test.hello", "Hello Alice", "body", {"n": 1})
+    event = await ws_receive(alice_ws)
+    assert event["channel"] == "notifications"
+    assert event["event"] == "notification.created"
+    assert event["data"]["title"] == "Hello Alice"
+    assert event["data"]["data"] == {"n": 1}
+    with pytest.raises(asyncio.TimeoutError):
+        await ws_receive(bob_ws, timeout=0.5)
+    await alice_ws.close()
+    await bob_ws.close()
+
+
+async def test_a_bad_token_closes_the_socket_with_a_reason(client):
+    ws = await client.ws_connect(f"{WS}?token=garbage")
+    reply = await ws_receive(ws)
+    assert reply == {"type": "error", "code": "unauthorized", "message": "Invalid access token"}
+    closing = await ws.receive()
+    assert closing.type == WSMsgType.CLOSE
+    assert ws.close_code == 4401
+
+
+async def test_a_bad_auth_message_keeps_the_socket_anonymous(client):
+    ws = await client.ws_connect(WS)
+    await ws.send_json({"type": "auth", "token": "garbage"})
+    assert (await ws_receive(ws))["code"] == "unauthorized"
+    await ws_subscribe(ws, "live")
+    await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("not json", "bad_message"),
+        ("[1, 2]", "bad_message"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "subscribe", "channel": "admin"}', "unknown_channel"),
+        ('{"type": "subscribe", "channel": "live:not-a-uuid"}', "unknown_channel"),
+        ('{"type": "subscribe", "channel": 42}', "unknown_channel"),
+        ('{"type": "subscribe"}', "unknown_channel"),
+    ],
+)
+async def test_bad_client_messages_get_an_error_not_a_dropped_socket(client, message, code):
+    ws = await client.ws_connect(WS)
+    await ws.send_str(message)
+    reply = await ws_receive(ws)
+    assert reply["type"] == "error"
+    assert reply["code"] == code
+    await ws.send_json({"type": "ping"})
+    assert await ws_receive(ws) == {"type": "pong"}
+    await ws.close()
+
+
+async def test_binary_and_oversized_messages(client):
+    ws = await client.ws_connect(WS)
+    await ws.send_bytes(b"\x00\x01")
+    assert (await ws_receive(ws))["code"] == "bad_message"
+    await ws.send_str("x" * 10_000)  # over the 4 KiB limit: the server closes
+    closing = await ws.receive()
+    assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+
+
+async def test_a_flooding_client_is_cut_off_and_others_are_not_stalled(client):
+    flood = await client.ws_connect(WS)
+    calm = await client.ws_connect(WS)
+    await ws_subscribe(calm, "live")
+    for _ in range(200):
+        await flood.send_json({"type": "ping"})
+    await publish(client.app, "live", "stream.started", {"id": "x"})
+    assert (await ws_receive(calm, timeout=2))["event"] == "stream.started"
+    codes = []
+    while True:
+        msg = await flood.receive(timeout=5)
+        if msg.type != WSMsgType.TEXT:
+            break
+        codes.append(msg.json().get("code"))
+    assert "rate_limited" in codes
+    assert flood.close_code == 1008
+    await calm.close()
+
+
+async def test_a_client_that_cannot_keep_up_is_closed(client):
+    client.app[HUB].queue_size = 2
+    slow = await client.ws_connect(WS, max_msg_size=0)
+    await ws_subscribe(slow, "live")
+    payload = "x" * (1024 * 1024)
+    for _ in range(24):  # far more than the socket buffers and the queue hold, while nobody reads
+        await publish(client.app, "live", "big", payload)
+    await asyncio.sleep(1)
+    received = 0
+    while True:
+        msg = await slow.receive(timeout=10)
+        if msg.type != WSMsgType.TEXT:
+            break
+        received += 1
+    assert slow.close_code == 4008
+    assert received < 24
+
+
+async def test_shutdown_closes_sockets_with_going_away(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings))
+    ws = await client.ws_connect(WS)
+    await ws_subscribe(ws, "live")
+    closing = asyncio.create_task(client.server.close())
+    msg = await ws.receive(timeout=5)
+    await closing
+    assert msg.type == WSMsgType.CLOSE
+    assert ws.close_code == 1001
+
+
+async def test_an_event_from_one_process_reaches_a_socket_on_another(aiohttp_client, settings):
+    emitter = await aiohttp_client(create_app(settings))
+    receiver = await aiohttp_client(create_app(settings))
+    ws = await receiver.ws_connect(WS)
+    await ws_subscribe(ws, "live")
+    await publish(emitter.app, "live", "stream.started", {"from": "the other instance"})
+    assert (await ws_receive(ws))["data"] == {"from": "the other instance"}
+    await ws.close()
