@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
+
+import aiohttp
 
 from veza.keys import DB
 
@@ -41,8 +44,6 @@ async def make_user(client, role: str = "user", **overrides: Any) -> dict[str, A
 
 async def ws_receive(ws, *, type_: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
     """The next JSON message on a test WebSocket (skipping others until one of `type_`)."""
-    import asyncio
-
     while True:
         message = await asyncio.wait_for(ws.receive_json(), timeout)
         if type_ is None or message.get("type") == type_:
@@ -53,3 +54,21 @@ async def ws_subscribe(ws, channel: str) -> None:
     await ws.send_json({"type": "subscribe", "channel": channel})
     reply = await ws_receive(ws)
     assert reply == {"type": "subscribed", "channel": channel}, reply
+
+
+async def upload_file(client, user: dict[str, Any], name: str = "beat.wav", content: bytes = b"RIFF....WAVE") -> dict:
+    """A cloud file of the user's, uploaded through POST /cloud/files."""
+    form = aiohttp.FormData()
+    form.add_field("file", content, filename=name, content_type="audio/wav")
+    resp = await client.post("/api/v1/cloud/files", data=form, headers=user["headers"])
+    assert resp.status == 201, await resp.text()
+    return (await resp.json())["data"]
+
+
+async def make_product(client, seller: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """A product listed by `seller` through POST /marketplace/products."""
+    asset = await upload_file(client, seller)
+    body = {"title": "Night Drive", "kind": "beat", "price_cents": 2999, "asset_file_id": asset["id"], **overrides}
+    resp = await client.post("/api/v1/marketplace/products", json=body, headers=seller["headers"])
+    assert resp.status == 201, await resp.text()
+    return (await resp.json())["data"]

@@ -12,6 +12,7 @@ authentication rule, and records all of it for the OpenAPI document::
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,16 @@ def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | Non
 
 def ok(data: Any = None, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return json_response({"success": True, "data": data}, status=status, headers=headers)
+
+
+def ok_cacheable(request: web.Request, data: Any, *, max_age: int) -> web.Response:
+    """`ok(data)` for public, cacheable answers: an ETag of the body, and 304 when the client has it."""
+    body = json_dumps({"success": True, "data": data})
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+    if etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 def error_body(code: str, message: str, details: list[dict[str, Any]], request_id: str | None) -> dict:
