@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import swagger_ui
 from aiohttp import web
-from swagger_ui_bundle import swagger_ui_path
 
 from veza import db, health, storage
 from veza.auth import routes as auth_routes
@@ -17,6 +17,7 @@ from veza.http import json_dumps
 from veza.keys import ARQ, DB, METRICS, REDIS, RTMP_HEALTH, SETTINGS, VIEWER_EVENTS
 from veza.live import routes as live_routes
 from veza.live.service import ViewerEvents
+from veza.marketplace import routes as marketplace_routes
 from veza.metrics import Metrics
 from veza.middlewares import MIDDLEWARES, add_response_headers
 from veza.notifications import routes as notifications_routes
@@ -24,9 +25,11 @@ from veza.openapi import build_spec
 from veza.realtime import routes as realtime_routes
 from veza.redis import connect_arq, connect_redis
 from veza.settings import Settings
+from veza.tags import routes as tags_routes
 from veza.users import routes as users_routes
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+SWAGGER_UI_DIR = Path(swagger_ui.__file__).parent / "static"  # Swagger UI 5 (OpenAPI 3.1), no CDN
 
 # Each domain's RouteTableDef, mounted under /api/v1.
 ROUTE_TABLES: list[web.RouteTableDef] = [
@@ -37,6 +40,8 @@ ROUTE_TABLES: list[web.RouteTableDef] = [
     notifications_routes.routes,
     live_routes.routes,
     storage.routes,
+    marketplace_routes.routes,
+    tags_routes.routes,
 ]
 # Swagger UI loads its own scripts and styles and inlines some styles and images.
 DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
@@ -125,5 +130,5 @@ def add_docs_routes(app: web.Application) -> None:
 
     app.router.add_get(f"{API_PREFIX}/openapi.json", openapi_json)
     app.router.add_get("/api/docs", docs_page)
-    app.router.add_static("/api/docs/assets", swagger_ui_path)
+    app.router.add_static("/api/docs/assets", SWAGGER_UI_DIR)
     app.router.add_static("/api/docs/static", STATIC_DIR)
