@@ -72,3 +72,27 @@ async def make_product(client, seller: dict[str, Any], **overrides: Any) -> dict
     resp = await client.post("/api/v1/marketplace/products", json=body, headers=seller["headers"])
     assert resp.status == 201, await resp.text()
     return (await resp.json())["data"]
+
+
+async def run_burst_worker(settings, *extra_functions):
+    """Run the real WorkerSettings (plus test jobs) in burst mode until the queue is empty."""
+    from arq.worker import Worker
+
+    from veza.redis import arq_settings
+    from workers.settings import WorkerSettings
+
+    options = {k: v for k, v in vars(WorkerSettings).items() if not k.startswith("_")}
+    options["functions"] = [*WorkerSettings.functions, *extra_functions]
+    worker = Worker(
+        **options,
+        redis_settings=arq_settings(settings.redis_url),
+        ctx={"settings": settings},
+        burst=True,
+        poll_delay=0,
+        handle_signals=False,
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    return worker

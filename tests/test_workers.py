@@ -2,16 +2,14 @@
 
 import pytest
 from aiohttp import web
-from arq.worker import Worker
 
+from tests.factories import run_burst_worker
 from veza.app import add_routes, create_app
 from veza.constants import WORKER_HEARTBEAT_KEY
 from veza.db import transaction
 from veza.http import endpoint, ok
 from veza.jobs import enqueue
 from veza.keys import DB, REDIS
-from veza.redis import arq_settings
-from workers.settings import WorkerSettings
 
 routes = web.RouteTableDef()
 
@@ -38,22 +36,6 @@ async def client(aiohttp_client, settings):
     app = create_app(settings)
     add_routes(app, routes, "/api/v1/test")
     return await aiohttp_client(app)
-
-
-async def run_burst_worker(settings):
-    worker = Worker(
-        **{k: v for k, v in vars(WorkerSettings).items() if not k.startswith("_")},
-        redis_settings=arq_settings(settings.redis_url),
-        ctx={"settings": settings},
-        burst=True,
-        poll_delay=0,
-        handle_signals=False,
-    )
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
-    return worker
 
 
 async def test_job_enqueued_by_a_handler_runs_in_a_burst_worker(client, settings):

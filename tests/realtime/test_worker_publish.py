@@ -2,13 +2,9 @@
 
 import uuid
 
-from arq.worker import Worker
-
-from tests.factories import register, ws_receive, ws_subscribe
+from tests.factories import register, run_burst_worker, ws_receive, ws_subscribe
 from veza.keys import ARQ
 from veza.notifications.service import notify
-from veza.redis import arq_settings
-from workers.settings import WorkerSettings
 
 
 async def notify_from_worker(ctx, user_id: str) -> None:
@@ -21,20 +17,7 @@ async def test_a_workers_notification_reaches_the_browser(client, settings):
     await ws_subscribe(ws, "notifications")
 
     await client.app[ARQ].enqueue_job("notify_from_worker", user["user"]["id"])
-    worker = Worker(
-        functions=[*WorkerSettings.functions, notify_from_worker],
-        on_startup=WorkerSettings.on_startup,
-        on_shutdown=WorkerSettings.on_shutdown,
-        redis_settings=arq_settings(settings.redis_url),
-        ctx={"settings": settings},
-        burst=True,
-        poll_delay=0,
-        handle_signals=False,
-    )
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
+    worker = await run_burst_worker(settings, notify_from_worker)
     assert worker.jobs_complete == 1
     event = await ws_receive(ws)
     assert event["event"] == "notification.created"
