@@ -9,6 +9,7 @@ os.environ["VEZA_ENV"] = "test"
 import psycopg2
 import pytest
 import redis as redis_sync
+from moto.server import ThreadedMotoServer
 from psycopg2 import sql
 
 from veza.app import create_app
@@ -46,9 +47,26 @@ def _truncate_conn(database_url):
     conn.close()
 
 
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    """Files the suite writes (local storage) stay in a temporary folder."""
+    return tmp_path_factory.mktemp("data")
+
+
 @pytest.fixture
-def settings(database_url) -> Settings:
-    return load_settings(database_url=database_url)
+def settings(database_url, data_dir) -> Settings:
+    return load_settings(database_url=database_url, data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A real S3 HTTP endpoint (moto's server mode) for the S3 backend's tests."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+    server._server.server_close()  # stop() leaves the listening socket open
 
 
 @pytest.fixture(autouse=True)

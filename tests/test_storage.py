@@ -15,7 +15,6 @@ import pytest
 from aiobotocore.session import AioSession
 from aiohttp import web
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
-from moto.server import ThreadedMotoServer
 from yarl import URL
 
 from veza.app import add_routes
@@ -39,16 +38,6 @@ MiB = 1024 * 1024
 SECRET = "test-signing-secret"
 PUBLIC_URL = "http://veza.test"
 FILENAME = 'Démo \u2013 𝄞 "final".wav'
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    server._server.server_close()
 
 
 SESSION = AioSession()  # shared so that each test's client skips loading the S3 service model

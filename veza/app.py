@@ -12,6 +12,7 @@ from aiohttp import web
 
 from veza import db, health, storage
 from veza.auth import routes as auth_routes
+from veza.cloud import routes as cloud_routes
 from veza.constants import API_PREFIX
 from veza.http import json_dumps
 from veza.keys import ARQ, DB, METRICS, REDIS, RTMP_HEALTH, SETTINGS, VIEWER_EVENTS
@@ -40,6 +41,7 @@ ROUTE_TABLES: list[web.RouteTableDef] = [
     notifications_routes.routes,
     live_routes.routes,
     storage.routes,
+    cloud_routes.routes,
     marketplace_routes.routes,
     tags_routes.routes,
 ]
@@ -69,7 +71,9 @@ async def arq_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_base_app(settings: Settings) -> web.Application:
     """The resources alone (database, Redis, arq, storage); workers run on this too."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    # Request lines up to 16 KiB reach the app (and get a 422 with the envelope when too long for a
+    # route) instead of aiohttp's plain-text 400 at 8 KiB.
+    app = web.Application(client_max_size=settings.max_body_bytes, handler_args={"max_line_size": 16384})
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx, storage.storage_ctx])

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from veza.http import Page
 
@@ -14,7 +14,7 @@ Kind = Literal["track", "sample_pack", "preset", "beat", "other"]
 Currency = Literal["EUR", "USD", "GBP"]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=140)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Price = Annotated[int, Field(gt=0, le=10_000_000, description="Integer cents; at most 100,000.00")]
+Price = Annotated[StrictInt, Field(gt=0, le=10_000_000, description="Integer cents; at most 100,000.00")]
 Sort = Literal["newest", "price_asc", "price_desc", "rating", "popular"]
 
 

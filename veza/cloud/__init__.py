@@ -1,0 +1,1 @@
+"""Cloud files: streamed uploads, versions, restores, and expiring share links."""

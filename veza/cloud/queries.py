@@ -1,0 +1,247 @@
+"""SQL for cloud files, versions, shares, and storage use."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from veza.db import Queries, Row
+from veza.errors import NotFound
+
+FILE_COLUMNS = "id, user_id, name, tags, current_version, size_bytes, content_type, sha256, created_at, updated_at"
+VERSION_COLUMNS = "id, file_id, version, storage_key, size_bytes, sha256, content_type, created_at"
+SHARE_COLUMNS = (
+    "id, file_id, permissions, expires_at, revoked_at, download_count, created_at, "
+    "(revoked_at IS NULL AND expires_at > now()) AS active"
+)
+UPDATABLE = frozenset({"name", "tags"})
+
+
+def file_not_found() -> NotFound:
+    return NotFound("File not found")
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# Files.
+
+
+async def insert_file(db: Queries, fields: dict[str, Any]) -> Row:
+    return await db.fetch_one(
+        f"""
+        INSERT INTO cloud_files (id, user_id, name, tags, current_version, size_bytes, content_type, sha256)
+        VALUES (%(id)s, %(user_id)s, %(name)s, %(tags)s, 1, %(size_bytes)s, %(content_type)s, %(sha256)s)
+        RETURNING {FILE_COLUMNS}
+        """,
+        fields,
+    )
+
+
+async def get_file(db: Queries, file_id: UUID, owner_id: UUID, *, lock: bool = False) -> Row:
+    """The owner's file (locked FOR UPDATE if asked); another user's file is not found."""
+    row = await db.fetch_one(
+        f"SELECT {FILE_COLUMNS} FROM cloud_files WHERE id = %s AND user_id = %s{' FOR UPDATE' if lock else ''}",
+        (file_id, owner_id),
+    )
+    if row is None:
+        raise file_not_found()
+    return row
+
+
+async def page_files(
+    db: Queries, owner_id: UUID, *, search: str | None, tag: str | None, limit: int, offset: int
+) -> tuple[list[Row], int]:
+    where = "user_id = %(owner)s"
+    if search:
+        where += " AND name ILIKE %(like)s"
+    if tag:
+        where += " AND tags @> ARRAY[%(tag)s]::text[]"
+    params = {
+        "owner": owner_id,
+        "like": f"%{escape_like(search or '')}%",
+        "tag": tag,
+        "limit": limit,
+        "offset": offset,
+    }
+    rows = await db.fetch_all(
+        f"""
+        SELECT {FILE_COLUMNS} FROM cloud_files WHERE {where}
+        ORDER BY updated_at DESC, id LIMIT %(limit)s OFFSET %(offset)s
+        """,
+        params,
+    )
+    return rows, await db.fetch_val(f"SELECT count(*) FROM cloud_files WHERE {where}", params)
+
+
+async def update_file(db: Queries, file_id: UUID, owner_id: UUID, fields: dict[str, Any]) -> Row:
+    if not fields.keys() <= UPDATABLE:
+        raise ValueError(f"not updatable: {sorted(fields.keys() - UPDATABLE)}")
+    if not fields:
+        return await get_file(db, file_id, owner_id)
+    assignments = "".join(f"{column} = %({column})s, " for column in fields)
+    row = await db.fetch_one(
+        f"""
+        UPDATE cloud_files SET {assignments}updated_at = now()
+        WHERE id = %(id)s AND user_id = %(owner)s RETURNING {FILE_COLUMNS}
+        """,
+        {**fields, "id": file_id, "owner": owner_id},
+    )
+    if row is None:
+        raise file_not_found()
+    return row
+
+
+async def set_current(db: Queries, file_id: UUID, version: Row) -> Row:
+    """Make `version` the file's current content."""
+    return await db.fetch_one(
+        f"""
+        UPDATE cloud_files SET current_version = %(version)s, size_bytes = %(size_bytes)s,
+               content_type = %(content_type)s, sha256 = %(sha256)s, updated_at = now()
+        WHERE id = %(file_id)s RETURNING {FILE_COLUMNS}
+        """,
+        {**version, "file_id": file_id},
+    )
+
+
+async def delete_file(db: Queries, file_id: UUID, owner_id: UUID) -> list[Row]:
+    """Delete the owner's file; return its distinct blobs (storage_key, size_bytes)."""
+    await get_file(db, file_id, owner_id, lock=True)
+    blobs = await db.fetch_all(
+        "SELECT DISTINCT storage_key, size_bytes FROM cloud_file_versions WHERE file_id = %s ORDER BY storage_key",
+        (file_id,),
+    )
+    await db.execute("DELETE FROM cloud_files WHERE id = %s", (file_id,))
+    return blobs
+
+
+# Versions.
+
+
+async def insert_version(db: Queries, fields: dict[str, Any]) -> Row:
+    return await db.fetch_one(
+        f"""
+        INSERT INTO cloud_file_versions (id, file_id, version, storage_key, size_bytes, sha256, content_type)
+        VALUES (%(id)s, %(file_id)s, %(version)s, %(storage_key)s, %(size_bytes)s, %(sha256)s, %(content_type)s)
+        RETURNING {VERSION_COLUMNS}
+        """,
+        fields,
+    )
+
+
+async def versions(db: Queries, file_id: UUID) -> list[Row]:
+    return await db.fetch_all(
+        f"SELECT {VERSION_COLUMNS} FROM cloud_file_versions WHERE file_id = %s ORDER BY version DESC", (file_id,)
+    )
+
+
+async def get_version(db: Queries, file_id: UUID, version: int) -> Row:
+    row = await db.fetch_one(
+        f"SELECT {VERSION_COLUMNS} FROM cloud_file_versions WHERE file_id = %s AND version = %s", (file_id, version)
+    )
+    if row is None:
+        raise NotFound("Version not found")
+    return row
+
+
+# Storage use: committed bytes and the reservations of uploads in flight.
+
+
+async def lock_usage(db: Queries, user_id: UUID) -> int:
+    """The user's committed bytes, with their usage row locked until the transaction ends."""
+    await db.execute("INSERT INTO cloud_usage (user_id) VALUES (%s) ON CONFLICT (user_id) DO NOTHING", (user_id,))
+    return await db.fetch_val("SELECT used_bytes FROM cloud_usage WHERE user_id = %s FOR UPDATE", (user_id,))
+
+
+async def used_bytes(db: Queries, user_id: UUID) -> int:
+    return await db.fetch_val("SELECT used_bytes FROM cloud_usage WHERE user_id = %s", (user_id,)) or 0
+
+
+async def add_used(db: Queries, user_id: UUID, delta: int) -> None:
+    await db.execute(
+        "UPDATE cloud_usage SET used_bytes = greatest(used_bytes + %s, 0) WHERE user_id = %s", (delta, user_id)
+    )
+
+
+async def reserved_by_others(db: Queries, user_id: UUID, reservation_id: UUID) -> int:
+    """Bytes that the user's other uploads in flight hold; expired reservations are dropped."""
+    await db.execute("DELETE FROM cloud_upload_reservations WHERE user_id = %s AND expires_at <= now()", (user_id,))
+    return await db.fetch_val(
+        "SELECT coalesce(sum(bytes), 0) FROM cloud_upload_reservations WHERE user_id = %s AND id <> %s",
+        (user_id, reservation_id),
+    )
+
+
+async def set_reservation(db: Queries, reservation_id: UUID, user_id: UUID, size: int, ttl: int) -> None:
+    await db.execute(
+        """
+        INSERT INTO cloud_upload_reservations (id, user_id, bytes, expires_at)
+        VALUES (%s, %s, %s, now() + make_interval(secs => %s))
+        ON CONFLICT (id) DO UPDATE SET bytes = EXCLUDED.bytes, expires_at = EXCLUDED.expires_at
+        """,
+        (reservation_id, user_id, size, ttl),
+    )
+
+
+async def drop_reservation(db: Queries, reservation_id: UUID) -> None:
+    await db.execute("DELETE FROM cloud_upload_reservations WHERE id = %s", (reservation_id,))
+
+
+async def file_count(db: Queries, user_id: UUID) -> int:
+    return await db.fetch_val("SELECT count(*) FROM cloud_files WHERE user_id = %s", (user_id,))
+
+
+# Shares.
+
+
+async def insert_share(db: Queries, fields: dict[str, Any]) -> Row:
+    return await db.fetch_one(
+        f"""
+        INSERT INTO cloud_shares (file_id, token_hash, created_by, permissions, expires_at)
+        VALUES (%(file_id)s, %(token_hash)s, %(created_by)s, %(permissions)s,
+                now() + make_interval(hours => %(hours)s))
+        RETURNING {SHARE_COLUMNS}
+        """,
+        fields,
+    )
+
+
+async def page_shares(db: Queries, file_id: UUID, *, limit: int, offset: int) -> tuple[list[Row], int]:
+    rows = await db.fetch_all(
+        f"SELECT {SHARE_COLUMNS} FROM cloud_shares WHERE file_id = %s ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
+        (file_id, limit, offset),
+    )
+    return rows, await db.fetch_val("SELECT count(*) FROM cloud_shares WHERE file_id = %s", (file_id,))
+
+
+async def revoke_share(db: Queries, share_id: UUID, owner_id: UUID) -> Row:
+    """Revoke a share of one of the owner's files (revoking twice keeps the first time)."""
+    row = await db.fetch_one(
+        f"""
+        UPDATE cloud_shares SET revoked_at = coalesce(revoked_at, now())
+        WHERE id = %s AND file_id IN (SELECT id FROM cloud_files WHERE user_id = %s)
+        RETURNING {SHARE_COLUMNS}
+        """,
+        (share_id, owner_id),
+    )
+    if row is None:
+        raise NotFound("Share not found")
+    return row
+
+
+async def shared_file(db: Queries, token_hash: bytes) -> Row | None:
+    """The file behind an active share, with the share's id, permissions and expiry."""
+    return await db.fetch_one(
+        """
+        SELECT s.id AS share_id, s.permissions, s.expires_at,
+               f.id, f.name, f.tags, f.size_bytes, f.content_type, f.current_version
+        FROM cloud_shares s JOIN cloud_files f ON f.id = s.file_id
+        WHERE s.token_hash = %s AND s.revoked_at IS NULL AND s.expires_at > now()
+        """,
+        (token_hash,),
+    )
+
+
+async def count_download(db: Queries, share_id: UUID) -> None:
+    await db.execute("UPDATE cloud_shares SET download_count = download_count + 1 WHERE id = %s", (share_id,))

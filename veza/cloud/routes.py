@@ -1,0 +1,210 @@
+"""/cloud: files (multipart uploads, streamed), versions, and expiring share links."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from veza.cloud import downloads, queries, service, shares
+from veza.cloud.models import (
+    DeletedOut,
+    DownloadQuery,
+    FileList,
+    FileOut,
+    FilesQuery,
+    FileUpdate,
+    NewShareOut,
+    SharedFileOut,
+    ShareIn,
+    ShareList,
+    ShareOut,
+    UsageOut,
+    VersionList,
+    VersionOut,
+)
+from veza.errors import NotFound
+from veza.http import Page, endpoint, ok, require_user, uuid_param
+from veza.keys import DB
+from veza.tags.normalize import normalize_tag
+
+routes = web.RouteTableDef()
+
+TAGS = ["cloud"]
+SHARED_TAGS = ["cloud", "shared"]
+UPLOAD_ERRORS = [400, 413, 415, 422]
+MAX_VERSION = 2**31 - 1
+
+
+def version_param(request: web.Request) -> int:
+    """A version number in the path; anything else cannot name a version, so it is a 404."""
+    raw = request.match_info["version"]
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_VERSION:
+        raise NotFound("Version not found")
+    return int(raw)
+
+
+@routes.post("/cloud/files")
+@endpoint(
+    "Upload a file (multipart/form-data: `file`, optional `name` and `tags`, a JSON array or comma-separated)",
+    response=FileOut,
+    status=201,
+    auth="user",
+    tags=TAGS,
+    errors=UPLOAD_ERRORS,
+)
+async def upload_file(request: web.Request) -> web.Response:
+    row = await service.upload_file(request, require_user(request))
+    return ok(FileOut.model_validate(row), status=201)
+
+
+@routes.get("/cloud/files")
+@endpoint("The caller's files, last changed first", query=FilesQuery, response=FileList, auth="user", tags=TAGS)
+async def list_files(request: web.Request, query: FilesQuery) -> web.Response:
+    rows, total = await queries.page_files(
+        request.app[DB],
+        require_user(request).id,
+        search=query.search,
+        tag=None if query.tag is None else normalize_tag(query.tag),
+        limit=query.limit,
+        offset=query.offset,
+    )
+    return ok(FileList(files=rows, total=total))
+
+
+@routes.get("/cloud/usage")
+@endpoint("The caller's storage use, quota and upload limit", response=UsageOut, auth="user", tags=TAGS)
+async def usage(request: web.Request) -> web.Response:
+    return ok(UsageOut.model_validate(await service.usage(request.app, require_user(request))))
+
+
+@routes.get("/cloud/files/{id}")
+@endpoint("One of the caller's files", response=FileOut, auth="user", tags=TAGS)
+async def get_file(request: web.Request) -> web.Response:
+    row = await queries.get_file(request.app[DB], uuid_param(request), require_user(request).id)
+    return ok(FileOut.model_validate(row))
+
+
+@routes.get("/cloud/files/{id}/download")
+@endpoint(
+    "Download a file, or one of its versions (byte ranges on local storage; a 302 to a presigned URL on S3)",
+    query=DownloadQuery,
+    auth="user",
+    tags=TAGS,
+    content_type="application/octet-stream",
+    errors=[416],
+)
+async def download_file(request: web.Request, query: DownloadQuery) -> web.StreamResponse:
+    user, file_id = require_user(request), uuid_param(request)
+    db = request.app[DB]
+    file = await queries.get_file(db, file_id, user.id)
+    version = await queries.get_version(db, file_id, query.version or file["current_version"])
+    return await downloads.serve_blob(
+        request, key=version["storage_key"], filename=file["name"], content_type=version["content_type"]
+    )
+
+
+@routes.put("/cloud/files/{id}/content")
+@endpoint(
+    "Upload new content (multipart/form-data: `file`); it becomes the next version",
+    response=FileOut,
+    auth="user",
+    tags=TAGS,
+    errors=UPLOAD_ERRORS,
+)
+async def upload_content(request: web.Request) -> web.Response:
+    row = await service.upload_content(request, require_user(request), uuid_param(request))
+    return ok(FileOut.model_validate(row))
+
+
+@routes.patch("/cloud/files/{id}")
+@endpoint("Rename a file or change its tags", body=FileUpdate, response=FileOut, auth="user", tags=TAGS)
+async def update_file(request: web.Request, body: FileUpdate) -> web.Response:
+    row = await service.update_file(request.app, require_user(request), uuid_param(request), body)
+    return ok(FileOut.model_validate(row))
+
+
+@routes.delete("/cloud/files/{id}")
+@endpoint("Delete a file with every version and share link", response=DeletedOut, auth="user", tags=TAGS, errors=[409])
+async def delete_file(request: web.Request) -> web.Response:
+    await service.delete_file(request.app, require_user(request), uuid_param(request))
+    return ok({"deleted": True})
+
+
+@routes.get("/cloud/files/{id}/versions")
+@endpoint("A file's versions, newest first", response=VersionList, auth="user", tags=TAGS)
+async def list_versions(request: web.Request) -> web.Response:
+    rows = await service.list_versions(request.app, require_user(request), uuid_param(request))
+    return ok(VersionList(versions=rows))
+
+
+@routes.post("/cloud/files/{id}/versions")
+@endpoint("Snapshot the current content as a new version", response=VersionOut, status=201, auth="user", tags=TAGS)
+async def snapshot(request: web.Request) -> web.Response:
+    row = await service.snapshot(request.app, require_user(request), uuid_param(request))
+    return ok(VersionOut.model_validate(row), status=201)
+
+
+@routes.post("/cloud/files/{id}/restore/{version}")
+@endpoint(
+    "Make a past version's content current again, as a new version (no history is lost)",
+    response=FileOut,
+    auth="user",
+    tags=TAGS,
+)
+async def restore(request: web.Request) -> web.Response:
+    file_id = uuid_param(request)
+    row = await service.restore(request.app, require_user(request), file_id, version_param(request))
+    return ok(FileOut.model_validate(row))
+
+
+@routes.post("/cloud/files/{id}/share")
+@endpoint(
+    "Create a share link (the token is shown once)",
+    body=ShareIn,
+    body_required=False,
+    response=NewShareOut,
+    auth="user",
+    tags=TAGS,
+)
+async def create_share(request: web.Request, body: ShareIn) -> web.Response:
+    share = await shares.create_share(request.app, require_user(request), uuid_param(request), body)
+    return ok(NewShareOut.model_validate(share), headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/cloud/files/{id}/shares")
+@endpoint("A file's share links, newest first", query=Page, response=ShareList, auth="user", tags=TAGS)
+async def list_shares(request: web.Request, query: Page) -> web.Response:
+    rows, total = await shares.list_shares(
+        request.app, require_user(request), uuid_param(request), limit=query.limit, offset=query.offset
+    )
+    return ok(ShareList(shares=rows, total=total))
+
+
+@routes.delete("/cloud/shares/{share_id}")
+@endpoint("Revoke a share link", response=ShareOut, auth="user", tags=TAGS)
+async def revoke_share(request: web.Request) -> web.Response:
+    row = await shares.revoke_share(request.app, require_user(request), uuid_param(request, "share_id"))
+    return ok(ShareOut.model_validate(row))
+
+
+@routes.get("/cloud/shared/{token}")
+@endpoint("A shared file's metadata (public, rate-limited)", response=SharedFileOut, tags=SHARED_TAGS, errors=[429])
+async def shared_file(request: web.Request) -> web.Response:
+    row = await shares.open_share(request)
+    token = request.match_info["token"]
+    data = SharedFileOut(**row, download_url=shares.shared_url(request.app, token, "/download"))
+    return ok(data, headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/cloud/shared/{token}/download")
+@endpoint(
+    "Download a shared file (public, rate-limited; counted once per download, not per byte range)",
+    tags=SHARED_TAGS,
+    content_type="application/octet-stream",
+    errors=[416, 429],
+)
+async def shared_download(request: web.Request) -> web.StreamResponse:
+    byte_range = downloads.requested_range(request)
+    row, version = await shares.shared_version(request, count=byte_range is None or byte_range[0] == 0)
+    return await downloads.serve_blob(
+        request, key=version["storage_key"], filename=row["name"], content_type=version["content_type"]
+    )
