@@ -15,10 +15,11 @@ from veza.auth import routes as auth_routes
 from veza.cloud import routes as cloud_routes
 from veza.constants import API_PREFIX
 from veza.http import json_dumps
-from veza.keys import ARQ, DB, METRICS, REDIS, RTMP_HEALTH, SETTINGS, VIEWER_EVENTS
+from veza.keys import ARQ, CATALOG_CACHE, DB, METRICS, REDIS, RTMP_HEALTH, SETTINGS, VIEWER_EVENTS
 from veza.live import routes as live_routes
 from veza.live.service import ViewerEvents
 from veza.marketplace import routes as marketplace_routes
+from veza.marketplace.cache import PageCache
 from veza.metrics import Metrics
 from veza.middlewares import MIDDLEWARES, add_response_headers
 from veza.notifications import routes as notifications_routes
@@ -110,6 +111,7 @@ def create_app(settings: Settings) -> web.Application:
     app[VIEWER_EVENTS] = ViewerEvents(app)
     app.on_cleanup.append(cancel_viewer_events)
     app[RTMP_HEALTH] = {}
+    app[CATALOG_CACHE] = PageCache(settings.catalog_cache_seconds)
     for table in ROUTE_TABLES:
         add_routes(app, table, API_PREFIX)
     for route in health.routes:

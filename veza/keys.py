@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from veza.auth.tokens import AuthUser
     from veza.db import Database
     from veza.live.service import ViewerEvents
+    from veza.marketplace.cache import PageCache
     from veza.metrics import Metrics
     from veza.realtime.hub import Hub
     from veza.settings import Settings
@@ -26,6 +27,7 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 STORAGE: web.AppKey[Storage] = web.AppKey("storage")
 HUB: web.AppKey[Hub] = web.AppKey("hub")
 VIEWER_EVENTS: web.AppKey[ViewerEvents] = web.AppKey("viewer_events")
+CATALOG_CACHE: web.AppKey[PageCache] = web.AppKey("catalog_cache")
 RTMP_HEALTH: web.AppKey[dict] = web.AppKey("rtmp_health")  # the last probe of the RTMP server, cached
 
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     user_quota_bytes: int = 5 * 1024**3
 
     payment_gateway: Literal["sandbox", "stripe", "hyperswitch"] = "sandbox"
+    catalog_cache_seconds: float = 5.0  # how stale a catalog page may be in another web process
     platform_fee_rate: float = Field(0.10, ge=0, lt=1)
     transfer_retry_enabled: bool = True
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from veza.http import endpoint, ok, ok_cacheable, require_user, uuid_param
-from veza.keys import DB
+from veza.http import cacheable_response, endpoint, envelope_page, ok, require_user, uuid_param
+from veza.keys import CATALOG_CACHE, DB
 from veza.marketplace import queries, service
+from veza.marketplace.cache import Page
 from veza.marketplace.models import (
     CatalogQuery,
     ProductIn,
@@ -31,18 +32,30 @@ CATALOG_MAX_AGE = 30  # seconds browsers and CDNs may reuse a catalog page
     tags=["marketplace"],
 )
 async def catalog(request: web.Request, query: CatalogQuery) -> web.Response:
-    rows, total = await queries.catalog(
-        request.app[DB], tsquery=prefix_query(query.search), sort=query.sort, limit=query.limit, offset=query.offset
-    )
-    page = ProductList(products=rows, total=total).model_dump(mode="json")
-    return ok_cacheable(request, page, max_age=CATALOG_MAX_AGE)
+    tsquery = prefix_query(query.search)
+
+    async def render() -> Page:
+        rows, total = await queries.catalog(
+            request.app[DB], tsquery=tsquery, sort=query.sort, limit=query.limit, offset=query.offset
+        )
+        return envelope_page(ProductList(products=rows, total=total).model_dump(mode="json"))
+
+    key = ("catalog", tsquery, query.sort, query.limit, query.offset)
+    page = await request.app[CATALOG_CACHE].get(key, render)
+    return cacheable_response(request, page, max_age=CATALOG_MAX_AGE)
 
 
 @routes.get("/marketplace/products/{id}")
 @endpoint("One product of the catalog, with its seller and rating", response=ProductOut, tags=["marketplace"])
 async def product(request: web.Request) -> web.Response:
-    row = await queries.active_product(request.app[DB], uuid_param(request))
-    return ok_cacheable(request, ProductOut.model_validate(row).model_dump(mode="json"), max_age=CATALOG_MAX_AGE)
+    product_id = uuid_param(request)
+
+    async def render() -> Page:
+        row = await queries.active_product(request.app[DB], product_id)
+        return envelope_page(ProductOut.model_validate(row).model_dump(mode="json"))
+
+    page = await request.app[CATALOG_CACHE].get(("product", product_id), render)
+    return cacheable_response(request, page, max_age=CATALOG_MAX_AGE)
 
 
 @routes.post("/marketplace/products")

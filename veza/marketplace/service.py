@@ -10,7 +10,7 @@ from aiohttp import web
 from veza.auth.tokens import AuthUser
 from veza.db import transaction
 from veza.errors import Invalid
-from veza.keys import DB
+from veza.keys import CATALOG_CACHE, DB
 from veza.marketplace import queries
 from veza.marketplace.models import ProductIn, ProductUpdate
 from veza.tags.normalize import normalize_tags
@@ -30,6 +30,7 @@ async def create_product(app: web.Application, seller: AuthUser, body: ProductIn
         await check_asset(tx, body.asset_file_id, seller)
         product_id = await queries.insert_product(tx, seller.id, fields)
         await queries.become_seller(tx, seller.id)
+        tx.after_commit(catalog_changed, app)
         return await queries.seller_product(tx, product_id, seller.id)
 
 
@@ -43,8 +44,15 @@ async def update_product(app: web.Application, seller: AuthUser, product_id: UUI
             await check_asset(tx, fields["asset_file_id"], seller)
         if fields:
             await queries.update_product(tx, product_id, seller.id, fields)
+            tx.after_commit(catalog_changed, app)
         return await queries.seller_product(tx, product_id, seller.id)
 
 
 async def archive_product(app: web.Application, seller: AuthUser, product_id: UUID) -> None:
     await queries.archive_product(app[DB], product_id, seller.id)
+    await catalog_changed(app)
+
+
+async def catalog_changed(app: web.Application) -> None:
+    """This process shows the change at once; others within their cache's few seconds."""
+    app[CATALOG_CACHE].clear()

@@ -4,26 +4,33 @@ from __future__ import annotations
 
 from veza.db import Queries
 
-SIMILARITY_THRESHOLD = 0.3
+MIN_SIMILAR_LENGTH = 3  # shorter prefixes resemble thousands of tags: trigram matching only costs time there
 
 
 async def suggest(db: Queries, prefix: str, limit: int) -> list[str]:
-    """Tags starting with `prefix`, most used first; then tags that look like it (trigrams)."""
-    rows = await db.fetch_all(
-        """
-        (SELECT name, 0 AS rank, usage_count::float4 AS score FROM tags
-         WHERE name LIKE %(like)s AND usage_count > 0
-         ORDER BY usage_count DESC, name LIMIT %(limit)s)
-        UNION ALL
-        (SELECT name, 1 AS rank, similarity(name, %(q)s) AS score FROM tags
-         WHERE name %% %(q)s AND name NOT LIKE %(like)s AND usage_count > 0
-         ORDER BY name <-> %(q)s, usage_count DESC, name LIMIT %(limit)s)
-        ORDER BY rank, score DESC, name
-        LIMIT %(limit)s
-        """,
-        {"q": prefix, "like": escape_like(prefix) + "%", "limit": limit},
-    )
-    return [row["name"] for row in rows]
+    """Tags starting with `prefix`, most used first; then, if there is room, tags that look like it."""
+    like = escape_like(prefix) + "%"
+    names = [
+        row["name"]
+        for row in await db.fetch_all(
+            """
+            SELECT name FROM tags WHERE name LIKE %s AND usage_count > 0
+            ORDER BY usage_count DESC, name LIMIT %s
+            """,
+            (like, limit),
+        )
+    ]
+    if len(names) < limit and len(prefix) >= MIN_SIMILAR_LENGTH:
+        similar = await db.fetch_all(
+            """
+            SELECT name FROM tags
+            WHERE name %% %(q)s AND name NOT LIKE %(like)s AND usage_count > 0
+            ORDER BY similarity(name, %(q)s) DESC, usage_count DESC, name LIMIT %(limit)s
+            """,
+            {"q": prefix, "like": like, "limit": limit - len(names)},
+        )
+        names += [row["name"] for row in similar]
+    return names
 
 
 def escape_like(text: str) -> str:

@@ -45,8 +45,13 @@ def upgrade() -> None:
         updated_at timestamptz NOT NULL DEFAULT now()
     );
     CREATE INDEX products_search_idx ON products USING gin (search);
-    CREATE INDEX products_active_newest_idx ON products (created_at DESC) WHERE status = 'active';
-    CREATE INDEX products_active_price_idx ON products (price_cents) WHERE status = 'active';
+    -- One index per catalog sort, in the order the query asks for (see marketplace/queries.py).
+    CREATE INDEX products_active_newest_idx ON products (created_at DESC, id) WHERE status = 'active';
+    CREATE INDEX products_active_price_idx ON products (price_cents, created_at DESC, id) WHERE status = 'active';
+    CREATE INDEX products_active_popular_idx ON products (sales_count DESC, created_at DESC, id)
+        WHERE status = 'active';
+    CREATE INDEX products_active_rating_idx
+        ON products (rating_avg DESC NULLS LAST, review_count DESC, created_at DESC, id) WHERE status = 'active';
     CREATE INDEX products_seller_idx ON products (seller_id, created_at DESC);
 
     CREATE TABLE tags (
@@ -55,6 +60,7 @@ def upgrade() -> None:
     );
     CREATE INDEX tags_prefix_idx ON tags (name text_pattern_ops, usage_count DESC);
     CREATE INDEX tags_trgm_idx ON tags USING gin (name gin_trgm_ops);
+    CREATE INDEX tags_popular_idx ON tags (usage_count DESC, name) WHERE usage_count > 0;
 
     -- One tag at a time in name order: concurrent writers lock tag rows in the same order,
     -- so they wait for each other instead of deadlocking.

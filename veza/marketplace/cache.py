@@ -1,0 +1,55 @@
+"""Rendered catalog pages, kept a few seconds: the catalog is read far more often than written."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+
+Page = tuple[bytes, str]  # the answer's body and its ETag
+
+
+class PageCache:
+    """A bounded, per-process cache with one refresher per key.
+
+    While one request renders an expired page, the others get the stale copy
+    (or, for a page never rendered, wait for that one render): an expiry never
+    sends every connection to the database at once. Writes in this process
+    clear it; other processes see them within `ttl` seconds.
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 512) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._pages: OrderedDict[Hashable, tuple[float, Page]] = OrderedDict()
+        self._rendering: dict[Hashable, asyncio.Task[Page]] = {}
+
+    async def get(self, key: Hashable, render: Callable[[], Awaitable[Page]]) -> Page:
+        if self.ttl <= 0:
+            return await render()
+        cached = self._pages.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            self._pages.move_to_end(key)
+            return cached[1]
+        task = self._rendering.get(key)
+        if task is None:
+            task = self._rendering[key] = asyncio.create_task(self._render(key, render))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # stale readers never await it
+        if cached is not None:
+            return cached[1]
+        return await asyncio.shield(task)
+
+    async def _render(self, key: Hashable, render: Callable[[], Awaitable[Page]]) -> Page:
+        try:
+            page = await render()
+            self._pages[key] = (time.monotonic() + self.ttl, page)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.max_entries:
+                self._pages.popitem(last=False)
+            return page
+        finally:
+            del self._rendering[key]
+
+    def clear(self) -> None:
+        self._pages.clear()
