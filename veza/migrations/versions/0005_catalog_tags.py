@@ -59,7 +59,8 @@ def upgrade() -> None:
         usage_count integer NOT NULL DEFAULT 0 CHECK (usage_count >= 0)
     );
     CREATE INDEX tags_prefix_idx ON tags (name text_pattern_ops, usage_count DESC);
-    CREATE INDEX tags_trgm_idx ON tags USING gin (name gin_trgm_ops);
+    -- "Similar" suggestions come from established tags only (see tags/queries.py).
+    CREATE INDEX tags_similar_idx ON tags USING gin (name gin_trgm_ops) WHERE usage_count >= 5;
     CREATE INDEX tags_popular_idx ON tags (usage_count DESC, name) WHERE usage_count > 0;
 
     -- One tag at a time in name order: concurrent writers lock tag rows in the same order,
