@@ -1,0 +1,571 @@
+"""The catalog and tag suggestions on a realistic data set: 10,000 products, 100,000 tags.
+
+1. Data: in the bench database (tests.bench.http.bench_database), 10,000 products of a few hundred
+   sellers (each with its cloud file) and 100,000 tags with a skewed usage_count, made once with bulk
+   SQL and kept for the next runs (remade only when the counts are off), then VACUUM ANALYZE.
+2. Throughput: GET /api/v1/marketplace/products?limit=20 on one Veza web process against a bare
+   aiohttp app answering the very same bytes (and headers) from memory. As in tests.bench.http, both
+   are subprocesses pinned to core 0, wrk to core 1, loaded in turn round after round; the figure is
+   the median of the per-round ratios. A search (?search=<prefix>) and sort=price_asc are extra lines.
+3. Latency: GET /api/v1/tags/suggest?q=<prefix>&limit=10 with a Bearer token (a bench user registered
+   once, logged in on later runs), a few hundred different prefixes (1-4 letters, and misspellings
+   that only trigram similarity finds), one at a time from one aiohttp client pinned to core 1; then
+   EXPLAIN (ANALYZE) of the suggestion SQL for a short, a 4-letter and a long (misspelt) prefix.
+
+    .venv/bin/python -m tests.bench.catalog [--duration 5] [--connections 64] [--rounds 5] [--extra-rounds 3]
+
+Needs PostgreSQL and Redis as configured, wrk and taskset. Takes about two and a half minutes (half a minute
+more the first time, to make the data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import psycopg2
+from psycopg2.extras import execute_values
+
+from tests.bench.http import LOAD_CPU, bench_database, free_port, run_wrk, start, wait_healthy
+from veza.db import Queries
+from veza.tags import queries as tag_queries
+
+N_PRODUCTS = 10_000
+N_SELLERS = 300
+N_TAGS = 100_000
+SEED = 20240601
+SELLER_PREFIX = "bench_seller_"
+SELLER_LIKE = SELLER_PREFIX.replace("_", "\\_") + "%"
+SUGGEST_USER = {"username": "bench_suggest", "email": "bench_suggest@example.com", "password": "bench-suggest-pw-9f3k"}
+CATALOG_PATH = "/api/v1/marketplace/products"
+
+GENRES = (
+    "lofi hiphop trap techno house ambient jazz soul funk drill dubstep dnb garage afrobeat reggaeton synthwave "
+    "boombap cinematic orchestral rnb pop rock metal disco edm trance chillout downtempo breakbeat grime phonk "
+    "hyperpop jungle footwork dancehall amapiano reggae gospel blues country folk indie electro minimal acid "
+    "industrial idm glitch vaporwave chillhop neosoul latin kpop"
+).split()
+MOODS = (
+    "dark chill happy sad epic dreamy aggressive melodic uplifting moody warm gritty dusty smooth bouncy hard "
+    "mellow emotional energetic atmospheric nostalgic vintage retro groovy spacey haunting playful raw deep"
+).split()
+INSTRUMENTS = (
+    "piano guitar bass 808 drums kick snare hihat vocals synth pad strings brass flute saxophone violin rhodes "
+    "organ percussion claps choir arp pluck lead bells marimba cello trumpet harp sitar koto kalimba"
+).split()
+NOUNS = (
+    "Drum Kit|Drum Loops|Drums|Loop Kit|Sample Pack|One Shots|Preset Bank|Midi Pack|Stems|Beat|Type Beat|"
+    "Vocal Chops|Textures|Toolkit|Essentials|Collection|Sessions|Grooves|Chords|Melodies|Foley|Drum Breaks"
+).split("|")
+FILLER = (
+    "made with analog gear recorded at our studio royalty free for your next hit ready to drag and drop tempo "
+    "labelled key labelled mixed and mastered crisp punchy wide clean heavy layered processed through tape "
+    "inspired by the classics every sound is original use in commercial releases includes wav files"
+).split()
+KIND_WEIGHTS = {"sample_pack": 40, "beat": 25, "preset": 15, "track": 15, "other": 5}
+PRICES = [99, 199, 299, 499, 799, 999, 1499, 1999, 2499, 2999, 3999, 4999, 7999, 9999, 14999]
+SYLLABLES = (
+    "ba be bi bo ka ke ki ko la le li lo ma me mi mo na ne ni no ra re ri ro sa se si so ta te ti to va ve vi "
+    "vo za ze zi zo xa yu qu ch sh th tr dr gr br kr pl fl st sp sk wo wa ja jo ju ny ly fy x on an en in un"
+).split()
+SUFFIXES = "type-beat vibes loops samples kit 2023 2024 remix style instrumental sounds wav".split()
+
+BARE_APP = """
+import json, sys
+from aiohttp import web
+
+pages = {key: (page["body"].encode(), page["headers"]) for key, page in json.load(open(sys.argv[2])).items()}
+
+async def products(request):
+    body, headers = pages[request.path_qs]
+    return web.Response(body=body, content_type="application/json", headers=headers)
+
+app = web.Application()
+app.router.add_get("/api/v1/marketplace/products", products)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+
+# -- data ---------------------------------------------------------------------------------------------
+
+
+def tag_vocabulary() -> list[str]:
+    return [*GENRES, *MOODS, *INSTRUMENTS]
+
+
+def tag_names(rng: random.Random) -> list[str]:
+    """N_TAGS distinct names, the vocabulary first (the popular ones), then combinations and invented words."""
+    vocab = tag_vocabulary()
+    names = dict.fromkeys(vocab)
+    artists = ["".join(rng.choices(SYLLABLES, k=rng.choice((2, 2, 3, 3, 4)))) for _ in range(30_000)]
+    makers = (
+        lambda: f"{rng.choice(vocab)}-{rng.choice(vocab)}",
+        lambda: f"{rng.choice(vocab)}-{rng.choice(SUFFIXES)}",
+        lambda: rng.choice(artists),
+        lambda: f"{rng.choice(artists)}-type-beat",
+        lambda: f"{rng.choice(artists)}-{rng.choice(vocab)}",
+        lambda: f"{rng.choice(MOODS)}-{rng.choice(GENRES)}-{rng.choice(INSTRUMENTS)}",
+    )
+    while len(names) < N_TAGS:
+        name = rng.choice(makers)()[:50].strip("-")
+        names.setdefault(name)
+    return list(names)
+
+
+def zipf_choices(rng: random.Random, items: list, k: int, exponent: float = 1.0) -> list:
+    return rng.choices(items, weights=[1 / (i + 1) ** exponent for i in range(len(items))], k=k)
+
+
+def make_data(dsn: str) -> None:
+    """Sellers, their cloud files, products and tags, unless they are there already."""
+    conn = psycopg2.connect(dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT (SELECT count(*) FROM products), (SELECT count(*) FROM tags),"
+            " (SELECT count(*) FROM users WHERE username LIKE %s)",
+            (SELLER_LIKE,),
+        )
+        products, tags, sellers = cur.fetchone()
+    if products == N_PRODUCTS and tags >= N_TAGS and sellers == N_SELLERS:
+        print(f"data: {products} products, {tags} tags, {sellers} sellers already there")
+        conn.close()
+        return
+
+    started = time.monotonic()
+    rng = random.Random(SEED)
+    now = datetime.now(UTC)
+    with conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE products, tags CASCADE")
+        cur.execute(
+            "DELETE FROM cloud_files WHERE user_id IN (SELECT id FROM users WHERE username LIKE %s)",
+            (SELLER_LIKE,),
+        )
+        cur.execute("DELETE FROM users WHERE username LIKE %s", (SELLER_LIKE,))
+
+        seller_ids = [uuid.uuid4() for _ in range(N_SELLERS)]
+        execute_values(
+            cur,
+            "INSERT INTO users (id, username, email, password_hash, role, created_at) VALUES %s",
+            [
+                (
+                    str(sid),
+                    f"{SELLER_PREFIX}{i:03d}",
+                    f"{SELLER_PREFIX}{i:03d}@example.com",
+                    "bench-not-a-real-hash",
+                    "seller",
+                    now - timedelta(days=400 + i),
+                )
+                for i, sid in enumerate(seller_ids)
+            ],
+            page_size=1000,
+        )
+
+        # Tags first, with a Zipf-like usage_count by rank (3% unused); the product trigger adds its own counts.
+        names = tag_names(rng)
+        head, tail = names[: len(tag_vocabulary())], names[len(tag_vocabulary()) :]
+        rng.shuffle(head)
+        rng.shuffle(tail)
+        ranked = head + tail
+        execute_values(
+            cur,
+            "INSERT INTO tags (name, usage_count) VALUES %s",
+            [
+                (name, 0 if rng.random() < 0.03 else max(1, int(20_000 / (rank + 1) ** 0.85)))
+                for rank, name in enumerate(ranked)
+            ],
+            page_size=5000,
+        )
+
+        vocab = tag_vocabulary()
+        popular_tags = rng.sample(vocab, len(vocab))  # their popularity order among products
+        files, products = [], []
+        kinds, kind_weights = list(KIND_WEIGHTS), list(KIND_WEIGHTS.values())
+        for seller in zipf_choices(rng, seller_ids, N_PRODUCTS, exponent=0.8):
+            file_id = uuid.uuid4()
+            created = now - timedelta(seconds=rng.randrange(365 * 86400))
+            genre, mood, noun = rng.choice(GENRES), rng.choice(MOODS), rng.choice(NOUNS)
+            title = f"{mood.title()} {genre.title()} {noun}"
+            if rng.random() < 0.4:
+                title += f" Vol. {rng.randint(1, 12)}"
+            words = [*rng.choices(FILLER, k=rng.randint(8, 25)), *rng.choices(vocab, k=rng.randint(3, 8))]
+            rng.shuffle(words)
+            description = " ".join(words).capitalize() + "."
+            tags = list(dict.fromkeys([genre, mood, *zipf_choices(rng, popular_tags, rng.randint(1, 5))]))
+            reviews = 0 if rng.random() < 0.4 else int(rng.paretovariate(1.3))
+            files.append(
+                (
+                    str(file_id),
+                    str(seller),
+                    f"{title}.zip",
+                    1,
+                    rng.randint(1_000_000, 900_000_000),
+                    "application/zip",
+                    rng.randbytes(32),
+                    created,
+                    created,
+                )
+            )
+            products.append(
+                (
+                    str(seller),
+                    str(file_id),
+                    title,
+                    description,
+                    rng.choices(kinds, kind_weights)[0],
+                    rng.choice(PRICES) if rng.random() < 0.8 else rng.randint(50, 30_000),
+                    rng.choices(("EUR", "USD", "GBP"), (70, 25, 5))[0],
+                    tags,
+                    "archived" if rng.random() < 0.05 else "active",
+                    round(rng.uniform(2.5, 5), 2) if reviews else None,
+                    reviews,
+                    int(rng.paretovariate(1.1)) - 1,
+                    created,
+                    created + timedelta(seconds=rng.randrange(86400)),
+                )
+            )
+        execute_values(
+            cur,
+            "INSERT INTO cloud_files (id, user_id, name, current_version, size_bytes, content_type, sha256,"
+            " created_at, updated_at) VALUES %s",
+            files,
+            page_size=2000,
+        )
+        execute_values(
+            cur,
+            "INSERT INTO products (seller_id, asset_file_id, title, description, kind, price_cents, currency, tags,"
+            " status, rating_avg, review_count, sales_count, created_at, updated_at) VALUES %s",
+            products,
+            page_size=2000,
+        )
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("VACUUM (ANALYZE) users, cloud_files, products, tags")
+        cur.execute("SELECT (SELECT count(*) FROM products), (SELECT count(*) FROM tags)")
+        products_n, tags_n = cur.fetchone()
+    conn.close()
+    print(f"data: made {products_n} products, {tags_n} tags, {N_SELLERS} sellers in {time.monotonic() - started:.1f}s")
+
+
+# -- catalog throughput -------------------------------------------------------------------------------
+
+
+def fetch_page(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        body = resp.read().decode()
+        headers = {name: resp.headers[name] for name in ("ETag", "Cache-Control")}
+    data = json.loads(body)
+    if not data.get("success") or not data["data"]["products"]:
+        raise SystemExit(f"unexpected answer from {url}: {body[:300]}")
+    return {"body": body, "headers": headers, "total": data["data"]["total"], "count": len(data["data"]["products"])}
+
+
+def load(url: str, duration: int, connections: int, timeouts: list[int]) -> tuple[float, float]:
+    """tests.bench.http.run_wrk, except that wrk's socket timeouts (requests slower than its 2 s) are counted
+    in `timeouts` rather than fatal: a slow extra line should not throw away the whole run."""
+    try:
+        return run_wrk(url, duration, connections)
+    except SystemExit as exc:
+        out = str(exc.code)
+        errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+        if "Non-2xx" in out or errors is None or any(int(n) for n in errors.groups()[:3]):
+            raise
+    timeouts.append(int(errors.group(4)))
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), float(value) * {
+        "us": 0.001,
+        "ms": 1.0,
+        "s": 1000.0,
+    }[unit]
+
+
+def bench_catalog(
+    cases: dict[str, str],
+    veza_port: int,
+    env: dict[str, str],
+    workdir: Path,
+    args: argparse.Namespace,
+    servers: list[subprocess.Popen],
+) -> dict[str, dict]:
+    """Throughput of each catalog case on Veza and on the bare app (started here, added to `servers`)."""
+    pages = {query: fetch_page(f"http://127.0.0.1:{veza_port}{query}") for query in cases.values()}
+    pages_file = workdir / "pages.json"
+    pages_file.write_text(json.dumps(pages))
+    bare_port = free_port()
+    servers.append(start([sys.executable, "-c", BARE_APP, str(bare_port), str(pages_file)], env))
+    for query in pages.values():
+        print(f"  ... {len(query['body'].encode()):,} bytes, {query['count']} products of {query['total']}")
+    ports = {"veza": veza_port, "bare aiohttp": bare_port}
+    wait_healthy(f"http://127.0.0.1:{bare_port}{next(iter(cases.values()))}")
+
+    results: dict[str, dict] = {}
+    for number, (label, query) in enumerate(cases.items()):
+        rounds = args.rounds if number == 0 else args.extra_rounds
+        urls = {name: f"http://127.0.0.1:{port}{query}" for name, port in ports.items()}
+        timeouts: list[int] = []
+        for url in urls.values():
+            load(url, 2, args.connections, [])  # warm-up
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in urls}
+        for _ in range(rounds):
+            for name, url in urls.items():
+                runs[name].append(load(url, args.duration, args.connections, timeouts))
+        ratios = [v[0] / b[0] for v, b in zip(runs["veza"], runs["bare aiohttp"], strict=True)]
+        results[label] = {
+            "query": query,
+            "rounds": rounds,
+            "total": pages[query]["total"],
+            **{
+                name: (statistics.median(r for r, _ in server_runs), statistics.median(p for _, p in server_runs))
+                for name, server_runs in runs.items()
+            },
+            "ratio": statistics.median(ratios),
+            "ratios": ratios,
+            "timeouts": sum(timeouts),
+        }
+        print_catalog_case(label, results[label])
+    return results
+
+
+def print_catalog_case(label: str, result: dict) -> None:
+    print(f"{label}: GET {result['query']}  ({result['total']} matching, median of {result['rounds']} rounds)")
+    for name in ("veza", "bare aiohttp"):
+        rps, p99 = result[name]
+        print(f"  {name:<13} {rps:>9.0f} req/s   p99 {p99:7.2f} ms")
+    print(
+        f"  throughput ratio veza / bare: {result['ratio']:.2f} (rounds: "
+        + ", ".join(f"{r:.2f}" for r in result["ratios"])
+        + ")"
+    )
+    if result["timeouts"]:
+        print(f"  {result['timeouts']} requests timed out (over 2 s) and are left out of req/s")
+
+
+# -- tag suggestions ----------------------------------------------------------------------------------
+
+
+def misspell(rng: random.Random, word: str) -> str:
+    i = rng.randrange(1, len(word) - 1)
+    return rng.choice(
+        (
+            word[:i] + word[i + 1 :],  # a letter dropped
+            word[:i] + word[i + 1] + word[i] + word[i + 2 :],  # two swapped
+            word[:i] + rng.choice(string.ascii_lowercase) + word[i + 1 :],  # one replaced
+            word[:i] + word[i] + word[i:],  # one doubled
+        )
+    )
+
+
+def suggest_prefixes(names: list[str], rng: random.Random) -> dict[str, list[str]]:
+    """Groups of distinct prefixes: 1 letter, 2-4 letters (as common as the tag names have them), misspellings."""
+    groups: dict[str, list[str]] = {"1 letter": sorted({name[0] for name in names if name[0].isalpha()})}
+    for length, count in ((2, 90), (3, 90), (4, 90)):
+        seen = list(dict.fromkeys(name[:length] for name in rng.sample(names, len(names)) if len(name) >= length))
+        groups[f"{length} letters"] = seen[:count]
+    words = [word for word in tag_vocabulary() if len(word) >= 5 and word.isalpha()]
+    misspelled: list[str] = []
+    while len(misspelled) < 60:
+        typo = misspell(rng, rng.choice(words))
+        # Only trigram similarity can find it: no tag starts with it.
+        if typo not in misspelled and not any(name.startswith(typo) for name in names):
+            misspelled.append(typo)
+    groups["misspelt"] = misspelled
+    return groups
+
+
+async def bench_token(session: aiohttp.ClientSession, base: str, dsn: str) -> str:
+    """A Bearer token of the bench user: logged in when it exists, registered (once) otherwise."""
+    conn = psycopg2.connect(dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM users WHERE email = %s", (SUGGEST_USER["email"],))
+        exists = cur.fetchone() is not None
+    conn.close()
+    if exists:
+        path, body = "/api/v1/auth/login", {"email": SUGGEST_USER["email"], "password": SUGGEST_USER["password"]}
+    else:
+        path, body = "/api/v1/auth/register", SUGGEST_USER
+    async with session.post(base + path, json=body) as resp:
+        answer = await resp.json()
+        if resp.status not in (200, 201):
+            raise SystemExit(f"{path} answered {resp.status}: {answer}")
+    return answer["data"]["access_token"]
+
+
+async def measure_suggest(base: str, dsn: str, groups: dict[str, list[str]]) -> dict[str, list[tuple[float, int]]]:
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        headers = {"Authorization": f"Bearer {await bench_token(session, base, dsn)}"}
+
+        async def one(prefix: str) -> tuple[float, int]:
+            started = time.perf_counter()
+            async with session.get(
+                f"{base}/api/v1/tags/suggest", params={"q": prefix, "limit": "10"}, headers=headers
+            ) as resp:
+                body = await resp.read()
+            elapsed = (time.perf_counter() - started) * 1000
+            if resp.status != 200:
+                raise SystemExit(f"/tags/suggest?q={prefix} answered {resp.status}: {body[:300]!r}")
+            return elapsed, len(json.loads(body)["data"]["suggestions"])
+
+        for prefix in ["zz", "qu", "lo", "tra", "pian"] * 10:  # warm-up: connection, pool, plans
+            await one(prefix)
+        return {group: [await one(prefix) for prefix in prefixes] for group, prefixes in groups.items()}
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+class ExplainedQueries(Queries):
+    """Runs the SQL of a query function for real on a psycopg2 cursor, keeping EXPLAIN (ANALYZE) of each statement,
+    so what is explained is exactly what the code sends, however many statements that is."""
+
+    def __init__(self, cur: psycopg2.extensions.cursor) -> None:
+        self.cur = cur
+        self.plans: list[tuple[float, list[str]]] = []
+
+    async def _run(self, sql: str, params: object, fetch: str) -> object:
+        times = []
+        for _ in range(5):  # the median of warm runs
+            self.cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+            plan = [line for (line,) in self.cur.fetchall()]
+            times.append(float(re.search(r"Execution Time: ([\d.]+)", plan[-1]).group(1)))
+        self.plans.append((statistics.median(times), plan))
+        self.cur.execute(sql, params)
+        if fetch == "rowcount":
+            return self.cur.rowcount
+        columns = [column.name for column in self.cur.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in self.cur.fetchall()]
+        return rows if fetch == "all" else next(iter(rows), None)
+
+
+def explain_suggest(dsn: str, prefixes: list[str]) -> list[tuple[str, float, list[str]]]:
+    """(prefix, milliseconds of SQL execution, the plan lines of its scans) for each prefix."""
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    explained = []
+    with conn.cursor() as cur:
+        for prefix in prefixes:
+            queries = ExplainedQueries(cur)
+            asyncio.run(tag_queries.suggest(queries, prefix, 10))
+            lines = [line for _, plan in queries.plans for line in plan if re.search(r"Scan|Index Recheck", line)]
+            explained.append((prefix, sum(ms for ms, _ in queries.plans), lines))
+    conn.close()
+    return explained
+
+
+# -- main ---------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the plain catalog page")
+    parser.add_argument("--extra-rounds", type=int, default=3, help="rounds of the search and sort lines")
+    parser.add_argument("--search", default="dru", help="the word prefix of the search line")
+    args = parser.parse_args()
+    if not shutil.which("wrk") or not shutil.which("taskset"):
+        raise SystemExit("wrk and taskset are needed: apt-get install wrk util-linux")
+    # A SIGTERM (or SIGHUP) unwinds like Ctrl-C, so the servers are always stopped.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(1))
+
+    dsn = bench_database()
+    make_data(dsn)
+    env = {**os.environ, "DATABASE_URL": dsn}
+    veza_port = free_port()
+    base = f"http://127.0.0.1:{veza_port}"
+    servers = [start([sys.executable, "-m", "veza", "serve", "--host", "127.0.0.1", "--port", str(veza_port)], env)]
+    cases = {
+        "catalog": f"{CATALOG_PATH}?limit=20",
+        "search": f"{CATALOG_PATH}?search={args.search}&limit=20",
+        "price_asc": f"{CATALOG_PATH}?sort=price_asc&limit=20",
+    }
+    try:
+        with tempfile.TemporaryDirectory(prefix="veza-bench-catalog-") as workdir:
+            wait_healthy(f"{base}/api/v1/health")
+            print(f"wrk -t1 -c{args.connections} -d{args.duration}s; servers on core 0, wrk on core 1")
+            catalog = bench_catalog(cases, veza_port, env, Path(workdir), args, servers)
+
+            conn = psycopg2.connect(dsn)
+            with conn, conn.cursor() as cur:
+                cur.execute("SELECT name FROM tags WHERE usage_count > 0")
+                names = [name for (name,) in cur.fetchall()]
+            conn.close()
+            groups = suggest_prefixes(names, random.Random(SEED))
+            os.sched_setaffinity(0, {LOAD_CPU})
+            suggest = asyncio.run(measure_suggest(base, dsn, groups))
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+    every = [ms for runs in suggest.values() for ms, _ in runs]
+    print(f"tag suggestions: GET /api/v1/tags/suggest?q=<prefix>&limit=10, {len(every)} prefixes one at a time")
+    for group, runs in suggest.items():
+        times = [ms for ms, _ in runs]
+        found = sum(1 for _, n in runs if n) / len(runs)
+        print(
+            f"  {group:<10} {len(runs):>4} prefixes   p50 {percentile(times, 0.5):6.2f} ms   "
+            f"p99 {percentile(times, 0.99):6.2f} ms   max {max(times):6.2f} ms   {found:4.0%} with suggestions"
+        )
+    slowest = sorted(
+        (
+            (ms, prefix)
+            for (group, runs) in suggest.items()
+            for (ms, _), prefix in zip(runs, groups[group], strict=True)
+        ),
+        reverse=True,
+    )[:5]
+    print("  slowest: " + ", ".join(f"{prefix!r} {ms:.1f} ms" for ms, prefix in slowest))
+    p50, p99 = percentile(every, 0.5), percentile(every, 0.99)
+    print(f"  all        {len(every):>4} prefixes   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+
+    print("suggestion SQL in PostgreSQL, EXPLAIN (ANALYZE, BUFFERS), median of 5:")
+    explained = explain_suggest(dsn, ["a", groups["4 letters"][0], max(groups["misspelt"], key=len)])
+    for prefix, total, lines in explained:
+        print(f"  q={prefix!r}: execution {total:.2f} ms")
+        for line in lines:
+            print(f"    {line.strip()}")
+
+    print()
+    print("| benchmark | Veza | bare aiohttp | Veza / bare | goal |")
+    print("|---|---|---|---|---|")
+    for number, result in enumerate(catalog.values()):
+        (v_rps, v_p99), (b_rps, b_p99) = result["veza"], result["bare aiohttp"]
+        goal = ("≥ 0.5 " + ("✅" if result["ratio"] >= 0.5 else "❌")) if number == 0 else "—"
+        print(
+            f"| `GET {result['query'].removeprefix('/api/v1')}` | {v_rps:,.0f} req/s, p99 {v_p99:.1f} ms "
+            f"| {b_rps:,.0f} req/s, p99 {b_p99:.1f} ms | {result['ratio']:.2f} | {goal} |"
+        )
+    print(
+        f"| `GET /tags/suggest?q=…&limit=10` ({len(every)} prefixes, one at a time) | p50 {p50:.2f} ms, "
+        f"p99 {p99:.2f} ms | — | — | p99 < 10 ms {'✅' if p99 < 10 else '❌'} |"
+    )
+    sql_times = ", ".join(f"`{prefix}` {total:.1f} ms" for prefix, total, _ in explained)
+    print(f"| suggestion SQL alone (EXPLAIN ANALYZE) | {sql_times} | — | — | — |")
+
+
+if __name__ == "__main__":
+    main()
