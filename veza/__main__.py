@@ -52,7 +52,10 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
     from veza.seed import seed
 
-    asyncio.run(seed(settings))
+    try:
+        asyncio.run(seed(settings))
+    except ConfigError as exc:
+        sys.exit(f"veza: {exc}")
 
 
 def cmd_openapi(settings: Settings, args: argparse.Namespace) -> None:
