@@ -37,10 +37,7 @@ def test_seed_is_refused_in_production(database_url):
         "VEZA_ENV": "production",
         "DATABASE_URL": database_url,
         "PATH": "/usr/bin:/bin",
-        **{
-            name: "x" * 40
-            for name in ("JWT_SECRET", "RTMP_CALLBACK_SECRET", "SIGNING_SECRET", "HYPERSWITCH_WEBHOOK_SECRET")
-        },
+        **{name.upper(): "x" * 40 for name in SECRETS},
     }
     proc = subprocess.run([sys.executable, "-m", "veza", "seed"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
