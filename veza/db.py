@@ -98,6 +98,16 @@ class Transaction(Queries):
                 log.exception("after-commit action %s failed", getattr(fn, "__name__", fn))
 
 
+def set_clause(fields: dict[str, Any], allowed: frozenset[str]) -> str:
+    """`a = %(a)s, b = %(b)s, updated_at = now()` for an UPDATE of `fields`.
+
+    Column names come from code, never from a client: any outside `allowed` is a bug.
+    """
+    if not fields.keys() <= allowed:
+        raise ValueError(f"not updatable: {sorted(fields.keys() - allowed)}")
+    return "".join(f"{column} = %({column})s, " for column in fields) + "updated_at = now()"
+
+
 async def connect(dsn: str, minsize: int = 1, maxsize: int = 10) -> Database:
     pool = await aiopg.create_pool(
         dsn,

@@ -26,17 +26,13 @@ import psycopg2.extensions
 import redis
 from psycopg2 import sql
 
-from veza.settings import ROOT, Settings
+from veza.settings import ROOT, Settings, process_environment
 
 log = logging.getLogger(__name__)
 
 BIN = Path(sys.executable).parent
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 CLEAN_EXIT = {0, 130, 143, -signal.SIGINT, -signal.SIGTERM}
-
-
-def embedded_forced() -> bool:
-    return os.environ.get("VEZA_EMBEDDED") == "1"
 
 
 def postgres_answers(url: str) -> bool:
@@ -151,7 +147,7 @@ class Children:
 
 
 def child_env(settings: Settings, database_url: str, redis_url: str) -> dict[str, str]:
-    env = os.environ.copy()
+    env = process_environment()
     data_dir = settings.data_dir.resolve()
     env.update({name.upper(): value for name, value in shared_secrets(data_dir, settings.generated_secrets).items()})
     env.update(
@@ -168,7 +164,7 @@ def child_env(settings: Settings, database_url: str, redis_url: str) -> dict[str
 def start_servers(settings: Settings, stack: contextlib.ExitStack) -> tuple[str, str]:
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    embedded = embedded_forced()
+    embedded = settings.embedded
     database_url = settings.database_url
     if embedded or not postgres_answers(database_url):
         database_url = stack.enter_context(embedded_postgres(data_dir, database_name(settings.database_url)))

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     access_log: bool = True
 
     data_dir: Path = Path(".data")
+    # `make run` starts embedded PostgreSQL and Redis even when servers answer (VEZA_EMBEDDED=1).
+    embedded: bool = Field(False, validation_alias=AliasChoices("VEZA_EMBEDDED", "embedded"))
     storage_backend: Literal["local", "s3"] = "local"
     s3_bucket: str = "veza"
     s3_region: str = "us-east-1"
@@ -109,6 +111,11 @@ class Settings(BaseSettings):
     @property
     def stripe_connect_enabled(self) -> bool:
         return self.payment_gateway == "stripe"
+
+
+def process_environment() -> dict[str, str]:
+    """A copy of this process's environment, for the processes it starts (`veza dev`)."""
+    return dict(os.environ)
 
 
 def load_settings(**overrides) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from veza.db import Queries, Row
+from veza.db import Queries, Row, set_clause
 from veza.errors import NotFound
 
 FILE_COLUMNS = "id, user_id, name, tags, current_version, size_bytes, content_type, sha256, created_at, updated_at"
@@ -76,14 +76,11 @@ async def page_files(
 
 
 async def update_file(db: Queries, file_id: UUID, owner_id: UUID, fields: dict[str, Any]) -> Row:
-    if not fields.keys() <= UPDATABLE:
-        raise ValueError(f"not updatable: {sorted(fields.keys() - UPDATABLE)}")
     if not fields:
         return await get_file(db, file_id, owner_id)
-    assignments = "".join(f"{column} = %({column})s, " for column in fields)
     row = await db.fetch_one(
         f"""
-        UPDATE cloud_files SET {assignments}updated_at = now()
+        UPDATE cloud_files SET {set_clause(fields, UPDATABLE)}
         WHERE id = %(id)s AND user_id = %(owner)s RETURNING {FILE_COLUMNS}
         """,
         {**fields, "id": file_id, "owner": owner_id},

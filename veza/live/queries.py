@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from veza.db import Queries, Row
+from veza.db import Queries, Row, set_clause
 from veza.errors import NotFound
 
 COLUMNS = (
@@ -63,12 +63,9 @@ async def latest_stream(db: Queries, user_id: UUID) -> Row | None:
 
 async def update_stream(db: Queries, stream_id: UUID, owner_id: UUID, fields: dict[str, Any]) -> Row:
     """Update the owner's stream; another user's stream is not found."""
-    if not fields.keys() <= UPDATABLE:
-        raise ValueError(f"not updatable: {sorted(fields.keys() - UPDATABLE)}")
-    assignments = "".join(f"{column} = %({column})s, " for column in fields)
     row = await db.fetch_one(
         f"""
-        UPDATE live_streams SET {assignments}updated_at = now()
+        UPDATE live_streams SET {set_clause(fields, UPDATABLE)}
         WHERE id = %(id)s AND user_id = %(owner)s RETURNING {COLUMNS}
         """,
         {**fields, "id": stream_id, "owner": owner_id},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from veza.db import Queries, Row
+from veza.db import Queries, Row, set_clause
 from veza.errors import NotFound
 
 SELECT_PRODUCT = """
@@ -75,11 +75,8 @@ async def insert_product(db: Queries, seller_id: UUID, fields: dict[str, Any]) -
 
 
 async def update_product(db: Queries, product_id: UUID, seller_id: UUID, fields: dict[str, Any]) -> None:
-    if not fields.keys() <= UPDATABLE:
-        raise ValueError(f"not updatable: {sorted(fields.keys() - UPDATABLE)}")
-    assignments = "".join(f"{column} = %({column})s, " for column in fields)
     updated = await db.execute(
-        f"UPDATE products SET {assignments}updated_at = now() WHERE id = %(id)s AND seller_id = %(seller)s",
+        f"UPDATE products SET {set_clause(fields, UPDATABLE)} WHERE id = %(id)s AND seller_id = %(seller)s",
         {**fields, "id": product_id, "seller": seller_id},
     )
     if not updated:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from veza.db import Queries, Row
+from veza.db import Queries, Row, set_clause
 from veza.errors import NotFound
 
 PUBLIC_COLUMNS = "id, username::text AS username, email::text AS email, role, created_at, updated_at"
@@ -53,11 +53,8 @@ async def taken(db: Queries, *, username: str | None = None, email: str | None =
 
 async def update_user(db: Queries, user_id: UUID, fields: dict[str, Any]) -> Row:
     """Set the given columns (names come from code, never from the client)."""
-    if not fields.keys() <= UPDATABLE:
-        raise ValueError(f"not updatable: {sorted(fields.keys() - UPDATABLE)}")
-    assignments = ", ".join(f"{column} = %({column})s" for column in fields)
     row = await db.fetch_one(
-        f"UPDATE users SET {assignments}, updated_at = now() WHERE id = %(id)s RETURNING {PUBLIC_COLUMNS}",
+        f"UPDATE users SET {set_clause(fields, UPDATABLE)} WHERE id = %(id)s RETURNING {PUBLIC_COLUMNS}",
         {**fields, "id": user_id},
     )
     if row is None:
