@@ -103,6 +103,8 @@ async def add_response_headers(request: web.Request, response: web.StreamRespons
     request_id = request.get(REQUEST_ID)
     if request_id:
         headers["X-Request-ID"] = request_id
+    if isinstance(response, web.WebSocketResponse):
+        return  # a 101 handshake carries no content; its headers would live as long as the socket
     for name, value in SECURITY_HEADERS.items():
         headers.setdefault(name, value)
     settings = request.app[SETTINGS]

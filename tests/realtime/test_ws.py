@@ -143,7 +143,7 @@ async def test_a_flooding_client_is_cut_off_and_others_are_not_stalled(client):
 
 
 async def test_a_client_that_cannot_keep_up_is_closed(client):
-    client.app[HUB].queue_size = 2
+    client.app[HUB].max_buffered = 64 * 1024
     slow = await client.ws_connect(WS, max_msg_size=0)
     await ws_subscribe(slow, "live")
     payload = "x" * (1024 * 1024)
@@ -178,4 +178,12 @@ async def test_an_event_from_one_process_reaches_a_socket_on_another(aiohttp_cli
     await ws_subscribe(ws, "live")
     await publish(emitter.app, "live", "stream.started", {"from": "the other instance"})
     assert (await ws_receive(ws))["data"] == {"from": "the other instance"}
+    await ws.close()
+
+
+async def test_compression_is_declined(client):
+    # permessage-deflate would cost a compressor (~100 KiB) per socket for small JSON events
+    ws = await client.ws_connect(WS, compress=15)
+    assert ws.compress == 0
+    await ws_subscribe(ws, "live")
     await ws.close()

@@ -1,8 +1,8 @@
 """Fan-out of Redis pub/sub messages to this process's WebSockets.
 
 The hub keeps no business rules: it maps Redis channels to local sockets and
-forwards each message as it came. Every socket has a bounded send queue and
-its own sender task, so a slow client is closed, never waited for.
+forwards each message as it came. A socket's send queue is its transport's
+write buffer, bounded: a client that cannot keep up is closed, never waited for.
 """
 
 from __future__ import annotations
@@ -23,30 +23,39 @@ from veza.realtime.publish import PREFIX
 log = logging.getLogger(__name__)
 
 CONTROL_CHANNEL = PREFIX + "control"  # always subscribed, so the reader never runs dry
-SEND_QUEUE_SIZE = 256
+MAX_BUFFERED = 256 * 1024  # bytes a socket may have waiting to be sent before it counts as too slow
+# The transport pauses writers only past this, far above MAX_BUFFERED: a send to a socket
+# under the limit is written at once and never waits, so the fan-out loop never blocks.
+TRANSPORT_HIGH_WATER = 4 * 1024 * 1024
 CLOSE_TOO_SLOW = 4008
 SHUTDOWN_GRACE = 5.0  # seconds for clients to answer the closing handshake
 
 
 class Connection:
-    __slots__ = ("channels", "closing", "queue", "sender", "user", "ws")
+    """One socket. Its send queue is the transport's write buffer, bounded by MAX_BUFFERED."""
 
-    def __init__(self, ws: web.WebSocketResponse, user: AuthUser | None, queue_size: int) -> None:
+    __slots__ = ("channels", "closing", "max_buffered", "transport", "user", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, transport, user: AuthUser | None, max_buffered: int) -> None:
         self.ws = ws
+        self.transport = transport
         self.user = user
+        self.max_buffered = max_buffered
         self.channels: set[str] = set()
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(queue_size)
         self.closing = False
-        self.sender = asyncio.create_task(self._send_loop())
+        transport.set_write_buffer_limits(high=TRANSPORT_HIGH_WATER)
 
-    def offer(self, message: str) -> None:
-        """Queue a message without waiting; a full queue means the client cannot keep up."""
-        if self.closing:
+    async def send(self, message: str) -> None:
+        """Write a message now; a client whose unsent bytes pile up past the limit is closed instead."""
+        if self.closing or self.transport.is_closing():
+            return
+        if self.transport.get_write_buffer_size() > self.max_buffered:
+            self.close(CLOSE_TOO_SLOW, "too slow: send buffer full")
             return
         try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
-            self.close(CLOSE_TOO_SLOW, "too slow: send queue full")
+            await self.ws.send_str(message)
+        except (ConnectionError, RuntimeError):  # the peer went away between the check and the write
+            self.closing = True
 
     def close(self, code: int, reason: str) -> None:
         """Close without waiting (from the fan-out path)."""
@@ -56,17 +65,12 @@ class Connection:
 
     async def aclose(self, code: int, reason: str) -> None:
         self.closing = True
-        self.sender.cancel()
         await self.ws.close(code=code, message=reason.encode())
-
-    async def _send_loop(self) -> None:
-        while (message := await self.queue.get()) is not None:
-            await self.ws.send_str(message)
 
 
 class Hub:
-    def __init__(self, redis: Redis, queue_size: int = SEND_QUEUE_SIZE) -> None:
-        self.queue_size = queue_size
+    def __init__(self, redis: Redis, max_buffered: int = MAX_BUFFERED) -> None:
+        self.max_buffered = max_buffered
         self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
         self._routes: dict[str, set[Connection]] = defaultdict(set)
         self._subscribing: dict[str, asyncio.Task] = {}
@@ -94,15 +98,14 @@ class Hub:
                 await self._reader
         await self._pubsub.aclose()
 
-    def connect(self, ws: web.WebSocketResponse, user: AuthUser | None) -> Connection:
-        connection = Connection(ws, user, self.queue_size)
+    def connect(self, ws: web.WebSocketResponse, transport, user: AuthUser | None) -> Connection:
+        connection = Connection(ws, transport, user, self.max_buffered)
         self._connections.add(connection)
         return connection
 
     async def disconnect(self, connection: Connection) -> None:
         self._connections.discard(connection)
         connection.closing = True
-        connection.sender.cancel()
         for channel in list(connection.channels):
             await self.unsubscribe(connection, channel)
 
@@ -136,9 +139,11 @@ class Hub:
         async with self._command_lock:
             await getattr(self._pubsub, name)(channel)
 
-    def deliver(self, channel: str, message: str) -> None:
-        for connection in self._routes.get(channel, ()):
-            connection.offer(message)
+    async def deliver(self, channel: str, message: str) -> None:
+        # Sends to sockets under their limit complete without waiting (see TRANSPORT_HIGH_WATER),
+        # so this loop costs what a bare send_str loop costs.
+        for connection in list(self._routes.get(channel, ())):
+            await connection.send(message)
 
     async def _read(self) -> None:
         """Forward messages until stopped; while Redis is away, retry every second (redis-py resubscribes)."""
@@ -147,7 +152,7 @@ class Hub:
                 await self._command("subscribe", CONTROL_CHANNEL)
                 async for message in self._pubsub.listen():
                     if message["type"] == "message":
-                        self.deliver(message["channel"], message["data"])
+                        await self.deliver(message["channel"], message["data"])
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 log.warning("lost the Redis pub/sub connection; reconnecting", exc_info=True)
                 await asyncio.sleep(1)

@@ -27,8 +27,8 @@ CLOSE_POLICY = 1008
 CLOSE_UNAUTHORIZED = 4401
 
 
-def send(connection: Connection, message: dict[str, Any]) -> None:
-    connection.offer(orjson.dumps(message).decode())
+async def send(connection: Connection, message: dict[str, Any]) -> None:
+    await connection.send(orjson.dumps(message).decode())
 
 
 async def refuse(ws: web.WebSocketResponse, code: str, message: str, close_code: int) -> None:
@@ -37,8 +37,8 @@ async def refuse(ws: web.WebSocketResponse, code: str, message: str, close_code:
     await ws.close(code=close_code, message=message.encode()[:120])
 
 
-def error(connection: Connection, code: str, message: str) -> None:
-    send(connection, {"type": "error", "code": code, "message": message})
+async def error(connection: Connection, code: str, message: str) -> None:
+    await send(connection, {"type": "error", "code": code, "message": message})
 
 
 async def user_from_token(request: web.Request, token: Any) -> AuthUser:
@@ -86,60 +86,63 @@ async def handle(request: web.Request, hub: Hub, connection: Connection, raw: st
     try:
         message = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return error(connection, "bad_message", "Messages must be JSON objects")
+        return await error(connection, "bad_message", "Messages must be JSON objects")
     if not isinstance(message, dict):
-        return error(connection, "bad_message", "Messages must be JSON objects")
+        return await error(connection, "bad_message", "Messages must be JSON objects")
     kind = message.get("type")
     if kind == "ping":
-        return send(connection, {"type": "pong"})
+        return await send(connection, {"type": "pong"})
     if kind == "auth":
         try:
             connection.user = await user_from_token(request, message.get("token"))
         except InvalidToken as exc:
-            return error(connection, "unauthorized", str(exc))
-        return send(connection, {"type": "authenticated", "user_id": str(connection.user.id)})
+            return await error(connection, "unauthorized", str(exc))
+        return await send(connection, {"type": "authenticated", "user_id": str(connection.user.id)})
     if kind in ("subscribe", "unsubscribe"):
         channel = message.get("channel")
         try:
             target = redis_channel(channel, connection.user)
         except PermissionError as exc:
-            return error(connection, "unauthorized", str(exc))
+            return await error(connection, "unauthorized", str(exc))
         except ValueError:
-            return error(connection, "unknown_channel", f"Unknown channel: {str(channel)[:100]}")
+            return await error(connection, "unknown_channel", f"Unknown channel: {str(channel)[:100]}")
         if kind == "unsubscribe":
             await hub.unsubscribe(connection, target)
-            return send(connection, {"type": "unsubscribed", "channel": channel})
+            return await send(connection, {"type": "unsubscribed", "channel": channel})
         if target not in connection.channels and len(connection.channels) >= MAX_SUBSCRIPTIONS:
-            return error(connection, "too_many_subscriptions", f"At most {MAX_SUBSCRIPTIONS} channels")
+            return await error(connection, "too_many_subscriptions", f"At most {MAX_SUBSCRIPTIONS} channels")
         try:
             await hub.subscribe(connection, target)
         except RedisError:
-            return error(connection, "unavailable", "Real-time events are unavailable right now; try again")
-        return send(connection, {"type": "subscribed", "channel": channel})
-    return error(connection, "unknown_type", "Known types: auth, subscribe, unsubscribe, ping")
+            return await error(connection, "unavailable", "Real-time events are unavailable right now; try again")
+        return await send(connection, {"type": "subscribed", "channel": channel})
+    return await error(connection, "unknown_type", "Known types: auth, subscribe, unsubscribe, ping")
 
 
 @routes.get("/ws")
 @endpoint("WebSocket: live status and notifications in real time (protocol in the API description)", tags=["realtime"])
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES)
+    # No permessage-deflate: events are small JSON, and a compressor costs ~100 KiB per socket.
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES, compress=False)
     await ws.prepare(request)
     user = None
-    if "token" in request.query:
+    # Parsing the query string only when it can hold a token saves its dict on every other socket.
+    token = request.query.get("token") if "token=" in request.query_string else None
+    if token is not None:
         try:
-            user = await user_from_token(request, request.query["token"])
+            user = await user_from_token(request, token)
         except InvalidToken as exc:
             await refuse(ws, "unauthorized", str(exc), CLOSE_UNAUTHORIZED)
             return ws
-    connection = hub.connect(ws, user)
+    connection = hub.connect(ws, request.transport, user)
     try:
         budget = Budget()
         async for msg in ws:
             if connection.closing:
                 break
             if msg.type != WSMsgType.TEXT:
-                error(connection, "bad_message", "Only text messages are understood")
+                await error(connection, "bad_message", "Only text messages are understood")
                 continue
             if not budget.spend():
                 await hub.disconnect(connection)
