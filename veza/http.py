@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -126,7 +126,6 @@ class EndpointSpec:
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
     content_type: str = "application/json"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def require_user(request: web.Request) -> AuthUser:
