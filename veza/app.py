@@ -21,7 +21,7 @@ from veza.live.service import ViewerEvents
 from veza.marketplace import routes as marketplace_routes
 from veza.marketplace.cache import PageCache
 from veza.metrics import Metrics
-from veza.middlewares import MIDDLEWARES, add_response_headers
+from veza.middlewares import MIDDLEWARES
 from veza.notifications import routes as notifications_routes
 from veza.openapi import build_spec
 from veza.realtime import routes as realtime_routes
@@ -105,7 +105,6 @@ async def cancel_viewer_events(app: web.Application) -> None:
 def create_app(settings: Settings) -> web.Application:
     app = create_base_app(settings)
     app.middlewares.extend(MIDDLEWARES)
-    app.on_response_prepare.append(add_response_headers)
     app.cleanup_ctx.append(realtime_routes.hub_ctx)
     app.on_shutdown.append(realtime_routes.close_sockets_on_shutdown)
     app[VIEWER_EVENTS] = ViewerEvents(app)

@@ -1,5 +1,5 @@
-"""What every request goes through: request id, metrics, errors as the envelope,
-and (just before headers leave) the request id, security and CORS headers."""
+"""What every request goes through: request id, authentication, errors as the envelope,
+response headers (veza.headers), metrics."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from aiohttp import web
 
 from veza.auth.middleware import authenticate
 from veza.errors import ApiError
+from veza.headers import add_response_headers, origin_allowed
 from veza.http import error_body, json_response
 from veza.keys import METRICS, REQUEST_ID, SETTINGS
 
@@ -34,14 +35,6 @@ HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
-}
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
 
 
@@ -91,41 +84,18 @@ async def edge(request: web.Request, handler) -> web.StreamResponse:
             extra={"fields": {"request_id": request[REQUEST_ID]}},
         )
         response = error_response(request, 500, "internal_error", "Internal server error")
+    if not response.prepared:  # streamed answers set theirs in veza.headers.prepare
+        add_response_headers(request, response)
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
     request.app[METRICS].observe(request.method, route, response.status, time.perf_counter() - started)
     return response
 
 
-async def add_response_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: runs for every response, streamed and WebSocket ones included."""
-    headers = response.headers
-    request_id = request.get(REQUEST_ID)
-    if request_id:
-        headers["X-Request-ID"] = request_id
-    if isinstance(response, web.WebSocketResponse):
-        return  # a 101 handshake carries no content; its headers would live as long as the socket
-    for name, value in SECURITY_HEADERS.items():
-        headers.setdefault(name, value)
-    settings = request.app[SETTINGS]
-    if settings.public_url.startswith("https://"):
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    origin = request.headers.get("Origin")
-    if origin and _origin_allowed(settings.cors_origins, origin):
-        headers["Access-Control-Allow-Origin"] = origin
-        headers["Access-Control-Allow-Credentials"] = "true"
-        headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After, ETag"
-        headers.add("Vary", "Origin")
-
-
-def _origin_allowed(allowed: list[str], origin: str) -> bool:
-    return origin in allowed or "*" in allowed
-
-
 def cors_preflight(request: web.Request) -> web.Response:
     """Answer a CORS preflight from a configured origin before routing can 405 it."""
     origin = request.headers.get("Origin", "")
-    if not _origin_allowed(request.app[SETTINGS].cors_origins, origin):
+    if not origin_allowed(request.app[SETTINGS].cors_origins, origin):
         return error_response(request, 403, "cors_forbidden", "Origin not allowed")
     return web.Response(
         status=204,

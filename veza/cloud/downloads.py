@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import hdrs, web
 
+from veza.headers import prepare
 from veza.keys import STORAGE
 from veza.storage import LocalStorage, content_disposition
 from veza.storage.routes import parse_range
@@ -35,7 +36,7 @@ async def serve_blob(request: web.Request, *, key: str, filename: str, content_t
         response.headers[hdrs.CONTENT_DISPOSITION] = content_disposition(filename)
         if byte_range:
             response.headers[hdrs.CONTENT_RANGE] = blob.content_range
-        await response.prepare(request)
+        await prepare(request, response)
         async for chunk in blob:
             await response.write(chunk)
         await response.write_eof()

@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from veza.auth.revocation import is_revoked
 from veza.auth.tokens import AuthUser, InvalidToken, decode_access_token
+from veza.headers import prepare
 from veza.http import endpoint
 from veza.keys import HUB, REDIS, SETTINGS
 from veza.realtime.hub import Connection, Hub
@@ -125,7 +126,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]
     # No permessage-deflate: events are small JSON, and a compressor costs ~100 KiB per socket.
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES, compress=False)
-    await ws.prepare(request)
+    await prepare(request, ws)
     user = None
     # Parsing the query string only when it can hold a token saves its dict on every other socket.
     token = request.query.get("token") if "token=" in request.query_string else None

@@ -8,6 +8,7 @@ import time
 from aiohttp import hdrs, web
 
 from veza.errors import NotFound
+from veza.headers import prepare
 from veza.http import endpoint
 from veza.keys import STORAGE
 from veza.storage.base import content_disposition
@@ -56,7 +57,7 @@ async def download_signed_file(request: web.Request) -> web.StreamResponse:
             response.headers[hdrs.CONTENT_RANGE] = blob.content_range
         if filename:
             response.headers[hdrs.CONTENT_DISPOSITION] = content_disposition(filename)
-        await response.prepare(request)
+        await prepare(request, response)
         async for chunk in blob:
             await response.write(chunk)
         await response.write_eof()

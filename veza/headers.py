@@ -1,0 +1,48 @@
+"""The headers every answer carries, and `prepare` for answers a handler streams itself."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from veza.keys import REQUEST_ID, SETTINGS
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+def add_response_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Request id, security and CORS headers, on every answer: the edge middleware sets them on
+    returned responses, `prepare` on responses streamed from inside a handler."""
+    headers = response.headers
+    request_id = request.get(REQUEST_ID)
+    if request_id:
+        headers["X-Request-ID"] = request_id
+    if isinstance(response, web.WebSocketResponse):
+        return  # a 101 handshake carries no content; its headers would live as long as the socket
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    settings = request.app[SETTINGS]
+    if settings.public_url.startswith("https://"):
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    origin = request.headers.get("Origin")
+    if origin and origin_allowed(settings.cors_origins, origin):
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Allow-Credentials"] = "true"
+        headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After, ETag"
+        headers.add("Vary", "Origin")
+
+
+def origin_allowed(allowed: list[str], origin: str) -> bool:
+    return origin in allowed or "*" in allowed
+
+
+async def prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """`response.prepare(request)` with the headers every answer carries (the edge middleware
+    only sees a streamed response after its headers have left)."""
+    add_response_headers(request, response)
+    await response.prepare(request)
