@@ -187,3 +187,19 @@ async def test_compression_is_declined(client):
     assert ws.compress == 0
     await ws_subscribe(ws, "live")
     await ws.close()
+
+
+async def test_a_socket_closes_when_its_token_expires(client, settings):
+    import time
+
+    import jwt
+
+    user = await register(client)
+    claims = jwt.decode(user["access_token"], options={"verify_signature": False})
+    claims["exp"] = int(time.time()) + 2
+    short_lived = jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
+    ws = await client.ws_connect(f"{WS}?token={short_lived}")
+    await ws_subscribe(ws, "notifications")
+    msg = await ws.receive(timeout=5)
+    assert msg.type == WSMsgType.CLOSE
+    assert ws.close_code == 4401

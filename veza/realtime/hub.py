@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 
 from aiohttp import WSCloseCode, web
@@ -28,22 +29,35 @@ MAX_BUFFERED = 256 * 1024  # bytes a socket may have waiting to be sent before i
 # under the limit is written at once and never waits, so the fan-out loop never blocks.
 TRANSPORT_HIGH_WATER = 4 * 1024 * 1024
 CLOSE_TOO_SLOW = 4008
+CLOSE_UNAUTHORIZED = 4401
 SHUTDOWN_GRACE = 5.0  # seconds for clients to answer the closing handshake
 
 
 class Connection:
     """One socket. Its send queue is the transport's write buffer, bounded by MAX_BUFFERED."""
 
-    __slots__ = ("channels", "closing", "max_buffered", "transport", "user", "ws")
+    __slots__ = ("channels", "closing", "expiry", "max_buffered", "transport", "user", "ws")
 
     def __init__(self, ws: web.WebSocketResponse, transport, user: AuthUser | None, max_buffered: int) -> None:
         self.ws = ws
         self.transport = transport
-        self.user = user
         self.max_buffered = max_buffered
         self.channels: set[str] = set()
         self.closing = False
+        self.user: AuthUser | None = None
+        self.expiry: asyncio.TimerHandle | None = None
         transport.set_write_buffer_limits(high=TRANSPORT_HIGH_WATER)
+        if user is not None:
+            self.authenticate(user)
+
+    def authenticate(self, user: AuthUser) -> None:
+        """Act for `user` until their token expires; then the socket closes and the client reconnects."""
+        self.user = user
+        if self.expiry is not None:
+            self.expiry.cancel()
+        self.expiry = asyncio.get_running_loop().call_later(
+            max(0.0, user.exp - time.time()), self.close, CLOSE_UNAUTHORIZED, "access token expired"
+        )
 
     async def send(self, message: str) -> None:
         """Write a message now; a client whose unsent bytes pile up past the limit is closed instead."""
@@ -106,6 +120,8 @@ class Hub:
     async def disconnect(self, connection: Connection) -> None:
         self._connections.discard(connection)
         connection.closing = True
+        if connection.expiry is not None:
+            connection.expiry.cancel()
         for channel in list(connection.channels):
             await self.unsubscribe(connection, channel)
 

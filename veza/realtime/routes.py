@@ -15,7 +15,7 @@ from veza.auth.tokens import AuthUser, InvalidToken, decode_access_token
 from veza.headers import prepare
 from veza.http import endpoint
 from veza.keys import HUB, REDIS, SETTINGS
-from veza.realtime.hub import Connection, Hub
+from veza.realtime.hub import CLOSE_UNAUTHORIZED, Connection, Hub
 from veza.realtime.publish import public_channel, user_channel
 
 routes = web.RouteTableDef()
@@ -25,7 +25,6 @@ MAX_MESSAGE_BYTES = 4096
 MAX_SUBSCRIPTIONS = 100
 MESSAGES_PER_SECOND, BURST = 20, 40
 CLOSE_POLICY = 1008
-CLOSE_UNAUTHORIZED = 4401
 
 
 async def send(connection: Connection, message: dict[str, Any]) -> None:
@@ -95,7 +94,7 @@ async def handle(request: web.Request, hub: Hub, connection: Connection, raw: st
         return await send(connection, {"type": "pong"})
     if kind == "auth":
         try:
-            connection.user = await user_from_token(request, message.get("token"))
+            connection.authenticate(await user_from_token(request, message.get("token")))
         except InvalidToken as exc:
             return await error(connection, "unauthorized", str(exc))
         return await send(connection, {"type": "authenticated", "user_id": str(connection.user.id)})
