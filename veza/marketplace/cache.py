@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 
-Page = tuple[bytes, str]  # the answer's body and its ETag
+Rendered = tuple[bytes, str]  # the answer's body and its ETag
 
 
 class PageCache:
@@ -22,10 +22,10 @@ class PageCache:
     def __init__(self, ttl: float, max_entries: int = 512) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._pages: OrderedDict[Hashable, tuple[float, Page]] = OrderedDict()
-        self._rendering: dict[Hashable, asyncio.Task[Page]] = {}
+        self._pages: OrderedDict[Hashable, tuple[float, Rendered]] = OrderedDict()
+        self._rendering: dict[Hashable, asyncio.Task[Rendered]] = {}
 
-    async def get(self, key: Hashable, render: Callable[[], Awaitable[Page]]) -> Page:
+    async def get(self, key: Hashable, render: Callable[[], Awaitable[Rendered]]) -> Rendered:
         if self.ttl <= 0:
             return await render()
         cached = self._pages.get(key)
@@ -40,7 +40,7 @@ class PageCache:
             return cached[1]
         return await asyncio.shield(task)
 
-    async def _render(self, key: Hashable, render: Callable[[], Awaitable[Page]]) -> Page:
+    async def _render(self, key: Hashable, render: Callable[[], Awaitable[Rendered]]) -> Rendered:
         try:
             page = await render()
             self._pages[key] = (time.monotonic() + self.ttl, page)

@@ -7,7 +7,7 @@ from aiohttp import web
 from veza.http import cacheable_response, endpoint, envelope_page, ok, require_user, uuid_param
 from veza.keys import CATALOG_CACHE, DB
 from veza.marketplace import queries, service
-from veza.marketplace.cache import Page
+from veza.marketplace.cache import Rendered
 from veza.marketplace.models import (
     CatalogQuery,
     ProductIn,
@@ -34,7 +34,7 @@ CATALOG_MAX_AGE = 30  # seconds browsers and CDNs may reuse a catalog page
 async def catalog(request: web.Request, query: CatalogQuery) -> web.Response:
     tsquery = prefix_query(query.search)
 
-    async def render() -> Page:
+    async def render() -> Rendered:
         rows, total = await queries.catalog(
             request.app[DB], tsquery=tsquery, sort=query.sort, limit=query.limit, offset=query.offset
         )
@@ -50,7 +50,7 @@ async def catalog(request: web.Request, query: CatalogQuery) -> web.Response:
 async def product(request: web.Request) -> web.Response:
     product_id = uuid_param(request)
 
-    async def render() -> Page:
+    async def render() -> Rendered:
         row = await queries.active_product(request.app[DB], product_id)
         return envelope_page(ProductOut.model_validate(row).model_dump(mode="json"))
 
