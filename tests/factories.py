@@ -85,7 +85,7 @@ async def run_burst_worker(settings, *extra_functions):
     options["functions"] = [*WorkerSettings.functions, *extra_functions]
     worker = Worker(
         **options,
-        redis_settings=arq_settings(settings.redis_url),
+        redis_settings=arq_settings(settings),
         ctx={"settings": settings},
         burst=True,
         poll_delay=0,

@@ -15,7 +15,7 @@ from veza.auth import routes as auth_routes
 from veza.cloud import routes as cloud_routes
 from veza.constants import API_PREFIX
 from veza.http import json_dumps
-from veza.keys import ARQ, CATALOG_CACHE, DB, METRICS, REDIS, RTMP_HEALTH, SETTINGS, VIEWER_EVENTS
+from veza.keys import ARQ, CATALOG_CACHE, DB, METRICS, REDIS, REDIS_PUBSUB, RTMP_HEALTH, SETTINGS, VIEWER_EVENTS
 from veza.live import routes as live_routes
 from veza.live.service import ViewerEvents
 from veza.marketplace import routes as marketplace_routes
@@ -25,7 +25,7 @@ from veza.middlewares import MIDDLEWARES
 from veza.notifications import routes as notifications_routes
 from veza.openapi import build_spec
 from veza.realtime import routes as realtime_routes
-from veza.redis import connect_arq, connect_redis
+from veza.redis import connect_arq, connect_pubsub, connect_redis
 from veza.settings import Settings
 from veza.tags import routes as tags_routes
 from veza.users import routes as users_routes
@@ -53,19 +53,27 @@ LEGACY_ROOT_PATHS = {"/health", "/health/deep", "/healthz", "/readyz", "/metrics
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[DB] = await db.connect(settings.database_url, settings.db_pool_min, settings.db_pool_max)
+    app[DB] = await db.connect(
+        settings.database_url,
+        settings.db_pool_min,
+        settings.db_pool_max,
+        connect_timeout=settings.db_connect_timeout,
+        statement_timeout=settings.db_statement_timeout,
+    )
     yield
     await app[DB].close()
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[REDIS] = connect_redis(app[SETTINGS].redis_url)
+    app[REDIS] = connect_redis(app[SETTINGS])
+    app[REDIS_PUBSUB] = connect_pubsub(app[SETTINGS])
     yield
     await app[REDIS].aclose()
+    await app[REDIS_PUBSUB].aclose()
 
 
 async def arq_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[ARQ] = connect_arq(app[SETTINGS].redis_url)
+    app[ARQ] = connect_arq(app[SETTINGS])
     yield
     await app[ARQ].aclose()
 

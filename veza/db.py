@@ -10,8 +10,9 @@ This is the only module that imports aiopg. Queries use psycopg2 parameters
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,6 +29,49 @@ Row = dict[str, Any]
 # Re-exported so that services can catch database errors without importing psycopg2.
 UniqueViolation = psycopg2.errors.UniqueViolation
 IntegrityError = psycopg2.IntegrityError
+
+# The client waits this much longer than statement_timeout for an answer, so that a slow
+# statement is cancelled by PostgreSQL (the connection stays usable) and only a silent server
+# makes the client give up (aiopg then closes the connection).
+SERVER_CANCEL_GRACE = 1.0
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL did not answer in time, or no connection could be had in time."""
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` means PostgreSQL is down, unreachable or too slow (not a bad query)."""
+    if isinstance(exc, DatabaseUnavailable | psycopg2.InterfaceError):
+        return True
+    if isinstance(exc, psycopg2.OperationalError):
+        # No SQLSTATE: the client could not open or lost the connection. Classes 08 (connection),
+        # 53 (insufficient resources: too many connections, disk full), 57 (shutdown, cannot
+        # connect now, statement timeout). Not 40 (serialization) or 55 (lock not available).
+        return exc.pgcode is None or exc.pgcode[:2] in {"08", "53", "57"}
+    return False
+
+
+def _cancelled_by_aiopg() -> bool:
+    """aiopg turns PostgreSQL's statement timeout (QueryCanceled) into a CancelledError of its own.
+
+    A real cancellation of the task (a client gone, an outer asyncio.timeout) is counted by
+    Task.cancelling(); aiopg's is not.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() == 0
+
+
+class _AiopgStatementTimeoutFilter(logging.Filter):
+    """aiopg also reports each statement timeout to the event loop's exception handler (an
+    ERROR with a traceback); the request's own answer (503 and one warning line) says it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, psycopg2.errors.QueryCanceled)
+
+
+_STATEMENT_TIMEOUT_FILTER = _AiopgStatementTimeoutFilter()
 
 
 class Queries:
@@ -52,24 +96,46 @@ class Queries:
 
 
 async def _execute(conn: aiopg.Connection, sql: str, params: Params, fetch: str) -> Any:
-    async with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        await cur.execute(sql, params)
-        if fetch == "one":
-            row = await cur.fetchone()
-            return None if row is None else dict(row)
-        if fetch == "all":
-            return [dict(row) for row in await cur.fetchall()]
-        return cur.rowcount
+    try:
+        async with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            await cur.execute(sql, params)
+            if fetch == "one":
+                row = await cur.fetchone()
+                return None if row is None else dict(row)
+            if fetch == "all":
+                return [dict(row) for row in await cur.fetchall()]
+            return cur.rowcount
+    except TimeoutError:
+        raise DatabaseUnavailable(f"no answer from PostgreSQL within {conn.timeout:g}s") from None
+    except asyncio.CancelledError:
+        if _cancelled_by_aiopg():
+            raise DatabaseUnavailable("statement cancelled by statement_timeout") from None
+        raise
 
 
 class Database(Queries):
     """The pool. Single statements run in autocommit; several go in a transaction."""
 
-    def __init__(self, pool: aiopg.Pool) -> None:
+    def __init__(self, pool: aiopg.Pool, connect_timeout: float) -> None:
         self.pool = pool
+        self.connect_timeout = connect_timeout
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[aiopg.Connection]:
+        """A pooled connection, opened or freed within the connect timeout or DatabaseUnavailable."""
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                conn = await self.pool.acquire()
+        except TimeoutError:
+            raise DatabaseUnavailable(f"no database connection within {self.connect_timeout:g}s") from None
+        try:
+            yield conn
+        finally:
+            # A connection that timed out was closed by aiopg: the pool drops it instead of reusing it.
+            await self.pool.release(conn)
 
     async def _run(self, sql: str, params: Params, fetch: str) -> Any:
-        async with self.pool.acquire() as conn:
+        async with self.connection() as conn:
             return await _execute(conn, sql, params, fetch)
 
     async def close(self) -> None:
@@ -93,9 +159,15 @@ class Transaction(Queries):
         for fn, args in self._after_commit:
             try:
                 await fn(*args)
-            except Exception:
+            except Exception as exc:
                 # The data is committed; the caller's answer must not become an error.
-                log.exception("after-commit action %s failed", getattr(fn, "__name__", fn))
+                from veza.outages import down_dependency  # veza.outages imports this module
+
+                name = getattr(fn, "__name__", fn)
+                if dependency := down_dependency(exc):
+                    log.warning("after-commit action %s failed: %s unavailable (%s)", name, dependency, exc)
+                else:
+                    log.exception("after-commit action %s failed", name)
 
 
 def set_clause(fields: dict[str, Any], allowed: frozenset[str]) -> str:
@@ -108,21 +180,36 @@ def set_clause(fields: dict[str, Any], allowed: frozenset[str]) -> str:
     return "".join(f"{column} = %({column})s, " for column in fields) + "updated_at = now()"
 
 
-async def connect(dsn: str, minsize: int = 1, maxsize: int = 10) -> Database:
-    pool = await aiopg.create_pool(
-        dsn,
-        minsize=minsize,
-        maxsize=maxsize,
-        enable_hstore=False,
-        options="-c timezone=UTC",
-    )
-    return Database(pool)
+async def connect(
+    dsn: str,
+    minsize: int = 1,
+    maxsize: int = 10,
+    *,
+    connect_timeout: float = 3.0,
+    statement_timeout: float = 5.0,
+) -> Database:
+    """The pool. A statement running longer than `statement_timeout` seconds is cancelled by
+    PostgreSQL; a server that does not answer at all is given up a moment later."""
+    logging.getLogger("asyncio").addFilter(_STATEMENT_TIMEOUT_FILTER)
+    try:
+        async with asyncio.timeout(connect_timeout):
+            pool = await aiopg.create_pool(
+                dsn,
+                minsize=minsize,
+                maxsize=maxsize,
+                timeout=statement_timeout + SERVER_CANCEL_GRACE,
+                enable_hstore=False,
+                options=f"-c timezone=UTC -c statement_timeout={round(statement_timeout * 1000)}",
+            )
+    except TimeoutError:
+        raise DatabaseUnavailable(f"no database connection within {connect_timeout:g}s") from None
+    return Database(pool, connect_timeout)
 
 
 @asynccontextmanager
 async def transaction(db: Database, *, isolation: str | None = None):
     """Open a transaction; commit on success, roll back on any exception."""
-    async with db.pool.acquire() as conn:
+    async with db.connection() as conn:
         tx = Transaction(conn)
         begin = f"BEGIN ISOLATION LEVEL {isolation}" if isolation else "BEGIN"
         await tx.execute(begin)

@@ -73,4 +73,10 @@ class RateLimited(ApiError):
 
 
 class Unavailable(ApiError):
+    """A dependency (PostgreSQL, Redis, storage) is down or too slow: the client may retry later."""
+
     status, code, message = 503, "unavailable", "Service temporarily unavailable"
+    retry_after = 5  # seconds
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(self.retry_after)})

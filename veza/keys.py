@@ -29,6 +29,7 @@ HUB: web.AppKey[Hub] = web.AppKey("hub")
 VIEWER_EVENTS: web.AppKey[ViewerEvents] = web.AppKey("viewer_events")
 CATALOG_CACHE: web.AppKey[PageCache] = web.AppKey("catalog_cache")
 RTMP_HEALTH: web.AppKey[dict] = web.AppKey("rtmp_health")  # the last probe of the RTMP server, cached
+REDIS_PUBSUB: web.AppKey[Redis] = web.AppKey("redis_pubsub")  # the hub's subscription: reads without a deadline
 
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")
 USER: web.RequestKey[AuthUser] = web.RequestKey("user")

@@ -13,10 +13,11 @@ import time
 from aiohttp import web
 
 from veza.auth.middleware import authenticate
-from veza.errors import ApiError
+from veza.errors import ApiError, Unavailable
 from veza.headers import add_response_headers, origin_allowed
 from veza.http import error_body, json_response
 from veza.keys import METRICS, REQUEST_ID, SETTINGS
+from veza.outages import down_dependency
 
 log = logging.getLogger(__name__)
 
@@ -76,20 +77,38 @@ async def edge(request: web.Request, handler) -> web.StreamResponse:
         response = error_response(request, exc.status, code, exc.reason, headers=headers)
     except (asyncio.CancelledError, ConnectionResetError):
         raise
-    except Exception:
-        log.exception(
-            "unhandled error on %s %s",
-            request.method,
-            request.path,
-            extra={"fields": {"request_id": request[REQUEST_ID]}},
-        )
-        response = error_response(request, 500, "internal_error", "Internal server error")
+    except Exception as exc:
+        if dependency := down_dependency(exc):
+            response = unavailable_response(request, dependency, exc)
+        else:
+            log.exception(
+                "unhandled error on %s %s",
+                request.method,
+                request.path,
+                extra={"fields": {"request_id": request[REQUEST_ID]}},
+            )
+            response = error_response(request, 500, "internal_error", "Internal server error")
     if not response.prepared:  # streamed answers set theirs in veza.headers.prepare
         add_response_headers(request, response)
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
     request.app[METRICS].observe(request.method, route, response.status, time.perf_counter() - started)
     return response
+
+
+def unavailable_response(request: web.Request, dependency: str, exc: Exception) -> web.Response:
+    """503 with Retry-After, and one warning line (no traceback: the outage is not a bug here)."""
+    log.warning(
+        "%s unavailable on %s %s: %s: %s",
+        dependency,
+        request.method,
+        request.path,
+        type(exc).__name__,
+        str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+        extra={"fields": {"request_id": request[REQUEST_ID], "dependency": dependency}},
+    )
+    answer = Unavailable()
+    return error_response(request, answer.status, answer.code, answer.message, headers=answer.headers)
 
 
 def cors_preflight(request: web.Request) -> web.Response:

@@ -47,7 +47,13 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/veza"
     db_pool_min: int = 1
     db_pool_max: int = 10
+    db_connect_timeout: float = 3.0  # seconds to open a connection, or to wait for a free one in the pool
+    db_statement_timeout: float = 5.0  # PostgreSQL cancels a statement that runs longer
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_connect_timeout: float = 2.0
+    redis_timeout: float = 3.0  # a command without an answer by then fails (a frozen server)
+    # Certificate check for rediss:// URLs; "none" for Heroku Redis, whose certificates are self-signed.
+    redis_ssl_cert_reqs: Literal["required", "optional", "none"] = "required"
 
     jwt_secret: str | None = None
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
@@ -60,6 +66,7 @@ class Settings(BaseSettings):
     rtmp_public_url: str = "rtmp://localhost:1935/live"  # what streamers point OBS/ffmpeg at
     rtmp_health_host: str = "127.0.0.1"  # where /live/health checks that the RTMP server answers
     rtmp_health_port: int = 1935
+    rtmp_health_timeout: float = 1.0
     signing_secret: str | None = None
     hyperswitch_webhook_secret: str | None = None
 
@@ -80,6 +87,9 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None  # for S3-compatible services (MinIO, R2, moto in tests)
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
+    s3_connect_timeout: float = 3.0
+    s3_read_timeout: float = 10.0  # the longest wait for the next bytes of an answer
+    s3_max_attempts: int = Field(2, ge=1)  # the first try included
     upload_max_bytes: int = 2 * 1024**3
     user_quota_bytes: int = 5 * 1024**3
 

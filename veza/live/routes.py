@@ -144,7 +144,8 @@ async def rtmp_status(app: web.Application) -> str:
         settings = app[SETTINGS]
         try:
             _, writer = await asyncio.wait_for(
-                asyncio.open_connection(settings.rtmp_health_host, settings.rtmp_health_port), 1.0
+                asyncio.open_connection(settings.rtmp_health_host, settings.rtmp_health_port),
+                settings.rtmp_health_timeout,
             )
             writer.close()
             await writer.wait_closed()

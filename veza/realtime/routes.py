@@ -14,7 +14,7 @@ from veza.auth.revocation import is_revoked
 from veza.auth.tokens import AuthUser, InvalidToken, decode_access_token
 from veza.headers import prepare
 from veza.http import endpoint
-from veza.keys import HUB, REDIS, SETTINGS
+from veza.keys import HUB, REDIS, REDIS_PUBSUB, SETTINGS
 from veza.realtime.hub import CLOSE_UNAUTHORIZED, Connection, Hub
 from veza.realtime.publish import public_channel, user_channel
 
@@ -155,7 +155,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
 
 async def hub_ctx(app: web.Application):
-    hub = Hub(app[REDIS])
+    hub = Hub(app[REDIS_PUBSUB])
     await hub.start()
     app[HUB] = hub
     yield

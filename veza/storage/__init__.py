@@ -52,6 +52,9 @@ async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
             endpoint_url=settings.s3_endpoint_url,
             access_key_id=settings.s3_access_key_id,
             secret_access_key=settings.s3_secret_access_key,
+            connect_timeout=settings.s3_connect_timeout,
+            read_timeout=settings.s3_read_timeout,
+            max_attempts=settings.s3_max_attempts,
         )
         async with s3:
             if settings.s3_endpoint_url:

@@ -12,7 +12,8 @@ from typing import Any, Self
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from veza.storage.base import (
     CHUNK_SIZE,
@@ -32,10 +33,18 @@ log = logging.getLogger(__name__)
 PART_SIZE = 8 * 1024 * 1024
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+_OVERLOADED = {"SlowDown", "ServiceUnavailable", "503"}
 
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def s3_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` means S3 is unreachable, too slow, or refusing work for now (after retries)."""
+    if isinstance(exc, BotocoreConnectionError | HTTPClientError):  # connect/read timeouts, refused, reset
+        return True
+    return isinstance(exc, ClientError) and _code(exc) in _OVERLOADED
 
 
 class S3Storage:
@@ -50,12 +59,20 @@ class S3Storage:
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
         session: AioSession | None = None,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
+        max_attempts: int = 2,
     ) -> None:
         self.bucket = bucket
         self._session = session or AioSession()
         self._region = region
         self._endpoint_url = endpoint_url
         self._credentials = {"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key}
+        self._timeouts = {
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "retries": {"max_attempts": max_attempts, "mode": "standard"},
+        }
         self._stack = contextlib.AsyncExitStack()
         self.client: Any = None
 
@@ -63,6 +80,7 @@ class S3Storage:
         config = AioConfig(
             signature_version="s3v4",
             s3={"addressing_style": "path"} if self._endpoint_url else None,
+            **self._timeouts,
         )
         client = self._session.create_client(
             "s3", region_name=self._region, endpoint_url=self._endpoint_url, config=config, **self._credentials
