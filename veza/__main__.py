@@ -30,17 +30,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
-    from arq.worker import run_worker
+    from workers.run import run
 
-    from veza.redis import arq_settings
-    from workers.settings import WorkerSettings
-
-    run_worker(
-        WorkerSettings,
-        redis_settings=arq_settings(settings.redis_url),
-        ctx={"settings": settings},
-        burst=args.burst,
-    )
+    run(settings, burst=args.burst)
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:

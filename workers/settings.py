@@ -12,8 +12,9 @@ from workers.system import worker_heartbeat
 
 
 async def startup(ctx: dict) -> None:
-    ctx["exit_stack"] = stack = AsyncExitStack()
-    ctx["app"] = await stack.enter_async_context(running_resources(ctx.get("settings") or load_settings()))
+    if "app" not in ctx:  # `veza worker` opens them once for every restart (workers/run.py)
+        ctx["exit_stack"] = stack = AsyncExitStack()
+        ctx["app"] = await stack.enter_async_context(running_resources(ctx.get("settings") or load_settings()))
     await worker_heartbeat(ctx)
 
 
