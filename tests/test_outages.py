@@ -10,11 +10,13 @@ import asyncio
 import logging
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import psycopg2
 import pytest
 from aiohttp import web
 
-from tests.factories import register
+from tests.cloud.conftest import cloud_settings, s3_changes
+from tests.factories import register, upload_file
 from tests.outage import TcpProxy, full_backlog
 from veza.app import add_routes, create_app
 from veza.db import SERVER_CANCEL_GRACE
@@ -58,7 +60,7 @@ def _via(url: str, port: int) -> str:
 
 def _upstream(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or {"redis": 6379}.get(parts.scheme, 5432)
+    return parts.hostname or "127.0.0.1", parts.port or {"redis": 6379, "http": 80}.get(parts.scheme, 5432)
 
 
 @pytest.fixture
@@ -195,3 +197,23 @@ async def test_the_rtmp_probe_gives_up_after_its_timeout(aiohttp_client, setting
         client = await aiohttp_client(app)
         resp = await answer(client.get("/api/v1/live/health"), bound=0.9)
         assert (await resp.json())["data"]["status"] == "down"
+
+
+async def test_s3_frozen_answers_503_within_its_timeouts(aiohttp_client, settings, moto_endpoint, tmp_path):
+    proxy = TcpProxy(*_upstream(moto_endpoint))
+    await proxy.start()
+    s3 = s3_changes(f"http://127.0.0.1:{proxy.port}")
+    timeouts = {"s3_connect_timeout": 0.5, "s3_read_timeout": 0.5, "s3_max_attempts": 1}
+    client = await aiohttp_client(create_app(cloud_settings(settings, tmp_path, **s3, **timeouts)))
+    try:
+        user = await register(client)
+        await upload_file(client, user)
+        proxy.freeze()
+        form = aiohttp.FormData()
+        form.add_field("file", b"RIFF....WAVE", filename="late.wav", content_type="audio/wav")
+        resp = await answer(client.post("/api/v1/cloud/files", data=form, headers=user["headers"]), bound=4.5)
+        await assert_unavailable(resp)
+        proxy.thaw()
+        await upload_file(client, user)
+    finally:
+        await proxy.close()

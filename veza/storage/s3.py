@@ -14,6 +14,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.handlers import add_expect_header
 
 from veza.storage.base import (
     CHUNK_SIZE,
@@ -86,6 +87,9 @@ class S3Storage:
             "s3", region_name=self._region, endpoint_url=self._endpoint_url, config=config, **self._credentials
         )
         self.client = await self._stack.enter_async_context(client)
+        # botocore sends uploads with `Expect: 100-continue`; aiohttp then waits for the server's
+        # go-ahead before the body with no read timeout armed, so a frozen S3 would hang an upload.
+        self.client.meta.events.unregister("before-call.s3", add_expect_header)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
