@@ -34,6 +34,15 @@ def test_declared_models_feed_the_schema(app):
     assert deep["503"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
 
 
+def test_operations_that_need_a_dependency_declare_503_with_retry_after(app):
+    paths = build_spec(app)["paths"]
+    for path, method in (("/api/v1/marketplace/products", "get"), ("/api/v1/auth/login", "post")):
+        unavailable = paths[path][method]["responses"]["503"]
+        assert unavailable["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+        assert "Retry-After" in unavailable["headers"]
+    assert "503" not in paths["/api/v1/health"]["get"]["responses"]
+
+
 async def test_swagger_ui_is_served_from_local_assets(client):
     page = await client.get("/api/docs")
     assert page.status == 200

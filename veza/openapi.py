@@ -33,6 +33,8 @@ STATUS_TEXT = {
     503: "Unavailable",
 }
 
+RETRY_AFTER_HEADER = {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}
+
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["success", "error", "code"],
@@ -126,11 +128,15 @@ def _operation(path: str, method: str, handler: Any, refs: dict, schemas: dict) 
         errors.add(401)
         if spec.auth != "user":
             errors.add(403)
+    if "health" not in spec.tags:  # anything else may need PostgreSQL, Redis or storage, which may be down
+        errors.add(503)
     for status in sorted(errors):
         op["responses"][str(status)] = {
             "description": STATUS_TEXT.get(status, "Error"),
             "content": _json({"$ref": "#/components/schemas/Error"}),
         }
+    if "503" in op["responses"]:
+        op["responses"]["503"]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
     return op
 
 
