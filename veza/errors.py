@@ -78,5 +78,6 @@ class Unavailable(ApiError):
     status, code, message = 503, "unavailable", "Service temporarily unavailable"
     retry_after = 5  # seconds
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message, headers={"Retry-After": str(self.retry_after)})
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(self.retry_after)})
+        super().__init__(message, **kwargs)
