@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -34,47 +33,38 @@ def _redis_down(exc: BaseException) -> bool:
     return redis_unreachable(exc) or isinstance(exc, OSError)
 
 
-def build_worker(settings: Settings, ctx: dict[str, Any], pool: ArqRedis, **overrides: Any) -> Worker:
+def build_worker(ctx: dict[str, Any], pool: ArqRedis, burst: bool) -> Worker:
     options = {k: v for k, v in vars(WorkerSettings).items() if not k.startswith("_")}
-    return Worker(**(options | overrides), redis_pool=pool, ctx=ctx, handle_signals=False)
+    return Worker(**options, redis_pool=pool, ctx=ctx, burst=burst, handle_signals=False)
 
 
-async def _discard(worker: Worker, pool: ArqRedis) -> None:
-    """Drop a worker whose Redis went away: cancel its jobs (arq runs them again later) and
-    close its connections, without arq's shutdown, which needs Redis."""
-    for task in worker.tasks.values():
-        task.cancel()
-    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+async def _discard(worker: Worker | None, pool: ArqRedis) -> None:
+    """Drop a worker that failed: cancel its jobs (arq runs them again later) and close its
+    connections, without arq's shutdown, which needs Redis."""
+    if worker is not None:
+        for task in worker.tasks.values():
+            task.cancel()
+        await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
     await pool.aclose()
 
 
-async def supervise(
-    settings: Settings,
-    *,
-    burst: bool = False,
-    functions: Sequence[Callable[..., Any]] = (),
-    first_delay: float = FIRST_DELAY,
-    max_delay: float = MAX_DELAY,
-) -> None:
+async def supervise(settings: Settings, *, burst: bool = False) -> None:
     """Run the worker until cancelled (or, with `burst`, until its queue is empty)."""
-    overrides: dict[str, Any] = {"burst": burst}
-    if functions:
-        overrides["functions"] = [*WorkerSettings.functions, *functions]
-    delay = first_delay
+    delay = FIRST_DELAY
     async with running_resources(settings) as app:
         while True:
             pool = connect_arq(settings)
             worker: Worker | None = None
             try:
                 await pool.ping()
-                delay = first_delay
-                worker = build_worker(settings, {"settings": settings, "app": app}, pool, **overrides)
+                delay = FIRST_DELAY
+                worker = build_worker({"settings": settings, "app": app}, pool, burst)
                 await worker.main()
             except Exception as exc:
+                await _discard(worker, pool)
                 if not _redis_down(exc):
                     raise
                 log.warning("worker: Redis unavailable (%s: %s); trying again in %gs", type(exc).__name__, exc, delay)
-                await (_discard(worker, pool) if worker else pool.aclose())
             except BaseException:  # cancelled: stop as arq does, cancelling the running jobs
                 if worker is not None:
                     with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -85,7 +75,7 @@ async def supervise(
                 await worker.close()
                 return
             await asyncio.sleep(delay)
-            delay = min(delay * 2, max_delay)
+            delay = min(delay * 2, MAX_DELAY)
 
 
 def run(settings: Settings, burst: bool = False) -> None:
