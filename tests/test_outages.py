@@ -173,6 +173,13 @@ async def test_postgres_frozen_costs_a_request_seconds(client, pg_proxy):
     assert (await answer(client.get(CATALOG))).status == 200
 
 
+async def test_no_free_pooled_connection_within_the_connect_timeout_is_503(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings.model_copy(update={**TIMEOUTS, "db_pool_max": 1})))
+    async with client.app[DB].connection():  # the pool's only connection, busy
+        await assert_unavailable(await answer(client.get(CATALOG)))
+    assert (await answer(client.get(CATALOG))).status == 200
+
+
 async def test_a_statement_over_statement_timeout_is_cancelled_and_the_connection_reused(client, caplog):
     await assert_unavailable(await answer(client.get("/api/v1/test/sleep")))
     # aiopg reports the cancel to the event loop as an error with a traceback: not logged.
