@@ -9,22 +9,23 @@ from typing import Any
 from uuid import UUID
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
-from veza.auth import queries
+from veza.auth import lockout, queries
 from veza.auth.passwords import burn_verification_time, hash_password, needs_rehash, password_problem, verify_password
 from veza.auth.revocation import deny_token, revoke_sessions
 from veza.auth.tokens import AuthUser, digest, issue_access_token, new_refresh_token
 from veza.db import Queries, UniqueViolation, transaction
-from veza.errors import Conflict, Invalid, Locked, Unauthorized
+from veza.errors import Conflict, Invalid, Unauthorized, Unavailable
 from veza.keys import DB, REDIS, SETTINGS
-from veza.ratelimit import count_hit, limit
+from veza.ratelimit import limit
 from veza.users import queries as users
 
-MAX_FAILURES, FAILURE_WINDOW, LOCK_SECONDS = 5, 15 * 60, 30 * 60
 LOGINS_PER_MINUTE_PER_CLIENT = 20
 REGISTRATIONS_PER_HOUR_PER_CLIENT = 20
 REFRESHES_PER_MINUTE_PER_CLIENT = 60
 BAD_CREDENTIALS = "Invalid email or password"
+OUTAGE_RETRY_AFTER = 5  # seconds
 
 
 @dataclass(frozen=True)
@@ -80,33 +81,25 @@ async def register(app: web.Application, username: str, email: str, password: st
         raise
 
 
-def _lock_keys(email: str) -> tuple[str, str]:
-    # Keyed by the address asked for, whether or not an account has it: locking
-    # only real accounts would tell which addresses are registered.
-    normalized = email.strip().lower()
-    return f"veza:login:failures:{normalized}", f"veza:login:locked:{normalized}"
-
-
 async def login(app: web.Application, email: str, password: str, client: str) -> Session:
     redis = app[REDIS]
-    await limit(redis, "login", client, max_hits=LOGINS_PER_MINUTE_PER_CLIENT, per=60)
-    failures_key, locked_key = _lock_keys(email)
-    locked_for = await redis.ttl(locked_key)
-    if locked_for > 0:
-        raise Locked("Too many failed logins; try again later", headers={"Retry-After": str(locked_for)})
+    try:
+        await limit(redis, "login", client, max_hits=LOGINS_PER_MINUTE_PER_CLIENT, per=60)
+        account = await users.find_login(app[DB], email.strip())
+        attempt = await lockout.begin_attempt(redis, email)
+    except RedisError as exc:
+        # Fail closed: a password checked without counting the attempt would escape the lockout.
+        raise Unavailable(
+            "Login is unavailable right now; try again shortly", headers={"Retry-After": str(OUTAGE_RETRY_AFTER)}
+        ) from exc
 
-    account = await users.find_login(app[DB], email.strip())
     if account is None:
         await burn_verification_time(password)
     if account is None or not await verify_password(account["password_hash"], password):
-        failures, _ = await count_hit(redis, failures_key, FAILURE_WINDOW)
-        if failures >= MAX_FAILURES:
-            async with redis.pipeline(transaction=True) as pipe:
-                await pipe.set(locked_key, 1, ex=LOCK_SECONDS).delete(failures_key).execute()
-            raise Locked("Too many failed logins; try again later", headers={"Retry-After": str(LOCK_SECONDS)})
+        await lockout.record_failure(redis, attempt)
         raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
 
-    await redis.delete(failures_key)
+    await lockout.record_success(redis, attempt)
     password_hash = account.pop("password_hash")
     async with transaction(app[DB]) as tx:
         if needs_rehash(password_hash):
