@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     jwt_audience: str = "veza-api"
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 30 * 24 * 3600
+    session_cache_seconds: int = 30  # how long Redis may answer for a live session without asking PostgreSQL
 
     rtmp_callback_secret: str | None = None
     rtmp_public_url: str = "rtmp://localhost:1935/live"  # what streamers point OBS/ffmpeg at

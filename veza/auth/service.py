@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 
 from veza.auth import lockout, queries
 from veza.auth.passwords import burn_verification_time, hash_password, needs_rehash, password_problem, verify_password
-from veza.auth.revocation import deny_token, revoke_sessions
+from veza.auth.revocation import revoke_sessions
 from veza.auth.tokens import AuthUser, digest, issue_access_token, new_refresh_token
 from veza.db import Queries, UniqueViolation, transaction
 from veza.errors import Conflict, Invalid, Unauthorized, Unavailable
@@ -36,16 +36,20 @@ class Session:
     expires_in: int
 
 
-async def start_session(app: web.Application, tx: Queries, user: dict[str, Any], family: UUID | None = None) -> Session:
-    """Issue an access token and a refresh token; a new family (session) unless one is given."""
+async def start_session(
+    app: web.Application, tx: Queries, user: dict[str, Any], session_id: UUID | None = None
+) -> Session:
+    """Issue an access token and a refresh token, in a new session unless one is given."""
     settings = app[SETTINGS]
-    family = family or uuid.uuid4()
+    if session_id is None:
+        session_id = uuid.uuid4()
+        await queries.insert_session(tx, session_id, user["id"])
     refresh_token = new_refresh_token()
     expires_at = datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl)
-    await queries.insert_refresh_token(tx, user["id"], family, digest(refresh_token), expires_at)
+    await queries.insert_refresh_token(tx, user["id"], session_id, digest(refresh_token), expires_at)
     return Session(
         user=user,
-        access_token=issue_access_token(settings, user["id"], user["role"], family),
+        access_token=issue_access_token(settings, user["id"], user["role"], session_id),
         refresh_token=refresh_token,
         expires_in=settings.access_token_ttl,
     )
@@ -112,20 +116,16 @@ async def refresh(app: web.Application, refresh_token: str | None, client: str) 
     await limit(app[REDIS], "refresh", client, max_hits=REFRESHES_PER_MINUTE_PER_CLIENT, per=60)
     if not refresh_token:
         raise Unauthorized("Refresh token required", code="invalid_refresh_token")
-    reused_family = None
     async with transaction(app[DB]) as tx:
         row = await queries.lock_refresh_token(tx, digest(refresh_token))
         if row is None or row["revoked_at"] is not None or row["expired"]:
             raise Unauthorized("Invalid or expired refresh token", code="invalid_refresh_token")
-        if row["used_at"] is not None:
-            await queries.revoke_family(tx, row["family_id"])
-            reused_family = row["family_id"]
-        else:
+        if row["used_at"] is None:
             await queries.mark_used(tx, row["id"])
             user = await users.get_user(tx, row["user_id"])
-            return await start_session(app, tx, user, family=row["family_id"])
-    # Committed: the family is revoked in the database; its access tokens die too.
-    await revoke_sessions(app[REDIS], [reused_family], app[SETTINGS].access_token_ttl)
+            return await start_session(app, tx, user, session_id=row["session_id"])
+        await queries.revoke_sessions(tx, [row["session_id"]])
+    await revoke_sessions(app, [row["session_id"]])
     raise Unauthorized("Refresh token already used; the session has been ended", code="refresh_token_reused")
 
 
@@ -136,17 +136,14 @@ async def logout(app: web.Application, refresh_token: str | None, user: AuthUser
         if refresh_token:
             row = await queries.lock_refresh_token(tx, digest(refresh_token))
             if row is not None:
-                sessions.add(row["family_id"])
+                sessions.add(row["session_id"])
         if user is not None:
             sessions.add(user.sid)
-        for family in sessions:
-            await queries.revoke_family(tx, family)
-    if user is not None:
-        await deny_token(app[REDIS], user)
-    await revoke_sessions(app[REDIS], sessions, app[SETTINGS].access_token_ttl)
+        await queries.revoke_sessions(tx, list(sessions))
+    await revoke_sessions(app, sessions)
 
 
 async def end_other_sessions(app: web.Application, tx: Queries, user: AuthUser) -> None:
     """Revoke every session of the user but the caller's (after a password or email change)."""
-    revoked = await queries.revoke_other_families(tx, user.id, user.sid)
-    tx.after_commit(revoke_sessions, app[REDIS], revoked, app[SETTINGS].access_token_ttl)
+    revoked = await queries.revoke_other_sessions(tx, user.id, user.sid)
+    tx.after_commit(revoke_sessions, app, revoked)
