@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 30 * 24 * 3600
     session_cache_seconds: int = 30  # how long Redis may answer for a live session without asking PostgreSQL
+    refresh_reuse_grace_seconds: float = 5.0  # a refresh token just used may be used again (concurrent tabs)
 
     rtmp_callback_secret: str | None = None
     rtmp_public_url: str = "rtmp://localhost:1935/live"  # what streamers point OBS/ffmpeg at

@@ -49,17 +49,18 @@ async def insert_refresh_token(
     )
 
 
-async def lock_refresh_token(db: Queries, token_hash: bytes) -> Row | None:
-    """The token's row with its session's state, locked until the transaction ends, so that one refresh
-    wins a race."""
+async def lock_refresh_token(db: Queries, token_hash: bytes, grace_seconds: float = 0) -> Row | None:
+    """The token's row with its session's state, locked until the transaction ends so that one refresh
+    at a time sees it; `in_grace` when it was used less than `grace_seconds` ago."""
     return await db.fetch_one(
         """
-        SELECT t.id, t.user_id, t.session_id, t.used_at, s.revoked_at, t.expires_at <= now() AS expired
+        SELECT t.id, t.user_id, t.session_id, t.used_at, s.revoked_at, t.expires_at <= now() AS expired,
+               t.used_at > now() - make_interval(secs => %s) AS in_grace
         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
         WHERE t.token_hash = %s
         FOR UPDATE OF t
         """,
-        (token_hash,),
+        (grace_seconds, token_hash),
     )
 
 

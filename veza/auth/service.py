@@ -112,15 +112,17 @@ async def login(app: web.Application, email: str, password: str, client: str) ->
 
 
 async def refresh(app: web.Application, refresh_token: str | None, client: str) -> Session:
-    """Trade a refresh token for a new pair. A token is good once: showing it again ends its session."""
+    """Trade a refresh token for a new pair. A token is good once; shown again within the grace period (another
+    tab refreshing at the same time) it gets a pair of its own in the same session; shown later, it ends the session.
+    """
     await limit(app[REDIS], "refresh", client, max_hits=REFRESHES_PER_MINUTE_PER_CLIENT, per=60)
     if not refresh_token:
         raise Unauthorized("Refresh token required", code="invalid_refresh_token")
     async with transaction(app[DB]) as tx:
-        row = await queries.lock_refresh_token(tx, digest(refresh_token))
+        row = await queries.lock_refresh_token(tx, digest(refresh_token), app[SETTINGS].refresh_reuse_grace_seconds)
         if row is None or row["revoked_at"] is not None or row["expired"]:
             raise Unauthorized("Invalid or expired refresh token", code="invalid_refresh_token")
-        if row["used_at"] is None:
+        if row["used_at"] is None or row["in_grace"]:
             await queries.mark_used(tx, row["id"])
             user = await users.get_user(tx, row["user_id"])
             return await start_session(app, tx, user, session_id=row["session_id"])
