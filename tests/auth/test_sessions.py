@@ -60,7 +60,7 @@ async def test_reusing_a_refresh_token_ends_the_whole_session(client):
     replay = await refresh(client, user["refresh_token"])
     assert replay.status == 401
     assert (await replay.json())["code"] == "refresh_token_reused"
-    # every token of that family is now dead: the rotated refresh token and its access token
+    # every token of that session is now dead: the rotated refresh token and its access token
     assert (await refresh(client, rotated["refresh_token"])).status == 401
     resp = await client.get(ME, headers=bearer(rotated["access_token"]))
     assert resp.status == 401
