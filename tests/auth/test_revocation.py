@@ -36,7 +36,9 @@ async def without_redis(aiohttp_client, settings):
 
 async def test_a_logout_survives_redis_restarting_empty(client):
     user = await register(client)
+    assert (await client.get(ME, headers=user["headers"])).status == 200  # its live state is cached now
     assert (await client.post(LOGOUT, headers=user["headers"])).status == 200
+    assert (await client.get(ME, headers=user["headers"])).status == 401
     await client.app[REDIS].flushdb()
     resp = await client.get(ME, headers=user["headers"])
     assert resp.status == 401
@@ -48,8 +50,10 @@ async def test_a_password_change_survives_redis_restarting_empty(client):
     user = await register(client)
     other = await client.post("/api/v1/auth/login", json={"email": user["user"]["email"], "password": PASSWORD})
     other_headers = bearer((await other.json())["data"]["access_token"])
+    assert (await client.get(ME, headers=other_headers)).status == 200  # its live state is cached now
     change = {"password": "Another-Long-Secret-7", "current_password": PASSWORD}
     assert (await client.patch(ME, json=change, headers=user["headers"])).status == 200
+    assert (await client.get(ME, headers=other_headers)).status == 401  # at once, not when the cache expires
     await client.app[REDIS].flushdb()
     assert (await client.get(ME, headers=other_headers)).status == 401
     assert (await client.get(ME, headers=user["headers"])).status == 200
