@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     jwt_audience: str = "veza-api"
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 30 * 24 * 3600
+    session_cache_seconds: int = Field(30, ge=1)  # how long Redis may vouch for a live session
+    refresh_reuse_grace_seconds: float = Field(5.0, ge=0)  # a refresh token just used may be used again (tabs)
 
     rtmp_callback_secret: str | None = None
     rtmp_public_url: str = "rtmp://localhost:1935/live"  # what streamers point OBS/ffmpeg at

@@ -67,7 +67,7 @@ async def test_five_failures_lock_the_account_and_the_lock_expires(client):
     assert 1700 < int(resp.headers["Retry-After"]) <= 1800
     assert (await resp.json())["code"] == "account_locked"
 
-    await client.app[REDIS].expire("veza:login:locked:locked@example.com", 1)
+    await client.app[REDIS].expire("veza:login:attempts:locked@example.com", 1)
     await asyncio.sleep(1.1)
     assert (await login(client, "locked@example.com")).status == 200
 

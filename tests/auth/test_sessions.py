@@ -2,12 +2,25 @@
 
 import asyncio
 
+import jwt
+
 from tests.factories import bearer, register
+from veza.app import create_app
+from veza.auth.tokens import digest
 from veza.keys import DB
 
 REFRESH = "/api/v1/auth/refresh"
 LOGOUT = "/api/v1/auth/logout"
 ME = "/api/v1/users/me"
+
+
+def session_of(access_token):
+    return jwt.decode(access_token, options={"verify_signature": False})["sid"]
+
+
+async def past_the_grace_period(client):
+    """As if every used refresh token had been used an hour ago."""
+    await client.app[DB].execute("UPDATE refresh_tokens SET used_at = used_at - interval '1 hour'")
 
 
 async def refresh(client, token=None, **kwargs):
@@ -42,11 +55,12 @@ async def test_refresh_from_the_cookie(client):
 async def test_reusing_a_refresh_token_ends_the_whole_session(client):
     user = await register(client)
     rotated = (await (await refresh(client, user["refresh_token"])).json())["data"]
+    await past_the_grace_period(client)
 
     replay = await refresh(client, user["refresh_token"])
     assert replay.status == 401
     assert (await replay.json())["code"] == "refresh_token_reused"
-    # every token of that family is now dead: the rotated refresh token and its access token
+    # every token of that session is now dead: the rotated refresh token and its access token
     assert (await refresh(client, rotated["refresh_token"])).status == 401
     resp = await client.get(ME, headers=bearer(rotated["access_token"]))
     assert resp.status == 401
@@ -58,15 +72,60 @@ async def test_other_sessions_survive_a_reuse_in_one(client):
     login = await client.post("/api/v1/auth/login", json={"email": user["user"]["email"], "password": user["password"]})
     other = (await login.json())["data"]
     await refresh(client, user["refresh_token"])
+    await past_the_grace_period(client)
     await refresh(client, user["refresh_token"])  # reuse: kills the first session only
     assert (await client.get(ME, headers=bearer(other["access_token"]))).status == 200
     assert (await refresh(client, other["refresh_token"])).status == 200
 
 
-async def test_two_concurrent_refreshes_exactly_one_succeeds(client):
+async def test_concurrent_refreshes_each_get_a_pair_in_the_same_session(client):
+    """Two browser tabs (here ten) refreshing with the same token at once stay logged in."""
+    user = await register(client)
+    answers = await asyncio.gather(*(refresh(client, user["refresh_token"]) for _ in range(10)))
+    assert [resp.status for resp in answers] == [200] * 10
+    pairs = [(await resp.json())["data"] for resp in answers]
+    assert len({pair["refresh_token"] for pair in pairs}) == 10
+    assert {session_of(pair["access_token"]) for pair in pairs} == {session_of(user["access_token"])}
+    for pair in pairs:
+        assert (await client.get(ME, headers=bearer(pair["access_token"]))).status == 200
+        assert (await refresh(client, pair["refresh_token"])).status == 200
+
+
+async def test_reuse_after_the_grace_period_ends_the_session_and_its_grace_pairs(client):
+    user = await register(client)
+    first = (await (await refresh(client, user["refresh_token"])).json())["data"]
+    again = (await (await refresh(client, user["refresh_token"])).json())["data"]  # within the grace period
+    await past_the_grace_period(client)
+    replay = await refresh(client, user["refresh_token"])
+    assert replay.status == 401
+    assert (await replay.json())["code"] == "refresh_token_reused"
+    for pair in (first, again):
+        assert (await client.get(ME, headers=bearer(pair["access_token"]))).status == 401
+        assert (await refresh(client, pair["refresh_token"])).status == 401
+
+
+async def test_the_grace_period_is_a_setting(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings.model_copy(update={"refresh_reuse_grace_seconds": 0})))
     user = await register(client)
     first, second = await asyncio.gather(refresh(client, user["refresh_token"]), refresh(client, user["refresh_token"]))
     assert sorted([first.status, second.status]) == [200, 401]
+
+
+async def test_the_grace_period_runs_from_the_first_use(client, settings):
+    """Presenting the token again within the period does not extend it."""
+    user = await register(client)
+    token_hash = digest(user["refresh_token"])
+    assert (await refresh(client, user["refresh_token"])).status == 200
+    almost_over = settings.refresh_reuse_grace_seconds - 1
+    await client.app[DB].execute(
+        "UPDATE refresh_tokens SET used_at = now() - make_interval(secs => %s) WHERE token_hash = %s",
+        (almost_over, token_hash),
+    )
+    assert (await refresh(client, user["refresh_token"])).status == 200
+    age = await client.app[DB].fetch_val(
+        "SELECT extract(epoch FROM now() - used_at) FROM refresh_tokens WHERE token_hash = %s", (token_hash,)
+    )
+    assert age >= almost_over
 
 
 async def test_expired_and_unknown_refresh_tokens_are_401(client):

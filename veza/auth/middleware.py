@@ -6,7 +6,7 @@ from aiohttp import web
 
 from veza.auth.revocation import is_revoked
 from veza.auth.tokens import InvalidToken, decode_access_token
-from veza.keys import AUTH_ERROR, REDIS, SETTINGS, USER
+from veza.keys import AUTH_ERROR, SETTINGS, USER
 
 
 async def authenticate(request: web.Request) -> None:
@@ -24,7 +24,7 @@ async def authenticate(request: web.Request) -> None:
         return
     try:
         user = decode_access_token(request.app[SETTINGS], token.strip())
-        if await is_revoked(request.app[REDIS], user):
+        if await is_revoked(request.app, user):
             raise InvalidToken("Access token revoked")
     except InvalidToken as exc:
         request[AUTH_ERROR] = str(exc)

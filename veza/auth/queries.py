@@ -1,4 +1,4 @@
-"""SQL for refresh tokens (sessions)."""
+"""SQL for sessions and their refresh tokens."""
 
 from __future__ import annotations
 
@@ -8,44 +8,61 @@ from uuid import UUID
 from veza.db import Queries, Row
 
 
+async def insert_session(db: Queries, session_id: UUID, user_id: UUID) -> None:
+    await db.execute("INSERT INTO sessions (id, user_id) VALUES (%s, %s)", (session_id, user_id))
+
+
+async def session_revoked(db: Queries, session_id: UUID) -> bool:
+    """Whether the session is revoked; one that does not exist (its user deleted) counts as revoked."""
+    revoked = await db.fetch_val("SELECT revoked_at IS NOT NULL FROM sessions WHERE id = %s", (session_id,))
+    return revoked is not False
+
+
+async def revoke_sessions(db: Queries, session_ids: list[UUID]) -> list[UUID]:
+    """Revoke these sessions; return those that were live until now."""
+    rows = await db.fetch_all(
+        "UPDATE sessions SET revoked_at = now() WHERE id = ANY(%s::uuid[]) AND revoked_at IS NULL RETURNING id",
+        (session_ids,),
+    )
+    return [row["id"] for row in rows]
+
+
+async def revoke_other_sessions(db: Queries, user_id: UUID, keep: UUID | None) -> list[UUID]:
+    """Revoke every live session of the user but one; return the revoked session ids."""
+    rows = await db.fetch_all(
+        """
+        UPDATE sessions SET revoked_at = now()
+        WHERE user_id = %s AND revoked_at IS NULL AND id IS DISTINCT FROM %s
+        RETURNING id
+        """,
+        (user_id, keep),
+    )
+    return [row["id"] for row in rows]
+
+
 async def insert_refresh_token(
-    db: Queries, user_id: UUID, family_id: UUID, token_hash: bytes, expires_at: datetime
+    db: Queries, user_id: UUID, session_id: UUID, token_hash: bytes, expires_at: datetime
 ) -> None:
     await db.execute(
-        "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at) VALUES (%s, %s, %s, %s)",
-        (user_id, family_id, token_hash, expires_at),
+        "INSERT INTO refresh_tokens (user_id, session_id, token_hash, expires_at) VALUES (%s, %s, %s, %s)",
+        (user_id, session_id, token_hash, expires_at),
     )
 
 
-async def lock_refresh_token(db: Queries, token_hash: bytes) -> Row | None:
-    """The token's row, locked until the transaction ends, so that one refresh wins a race."""
+async def lock_refresh_token(db: Queries, token_hash: bytes, grace_seconds: float = 0) -> Row | None:
+    """The token's row with its session's state, locked until the transaction ends so that one refresh
+    at a time sees it; `in_grace` when it was used less than `grace_seconds` ago."""
     return await db.fetch_one(
         """
-        SELECT id, user_id, family_id, expires_at, used_at, revoked_at, expires_at <= now() AS expired
-        FROM refresh_tokens WHERE token_hash = %s FOR UPDATE
+        SELECT t.id, t.user_id, t.session_id, t.used_at, s.revoked_at, t.expires_at <= now() AS expired,
+               t.used_at > now() - make_interval(secs => %s) AS in_grace
+        FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+        WHERE t.token_hash = %s
+        FOR UPDATE OF t
         """,
-        (token_hash,),
+        (grace_seconds, token_hash),
     )
 
 
 async def mark_used(db: Queries, token_id: UUID) -> None:
     await db.execute("UPDATE refresh_tokens SET used_at = now() WHERE id = %s AND used_at IS NULL", (token_id,))
-
-
-async def revoke_family(db: Queries, family_id: UUID) -> int:
-    return await db.execute(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = %s AND revoked_at IS NULL", (family_id,)
-    )
-
-
-async def revoke_other_families(db: Queries, user_id: UUID, keep_family: UUID | None) -> list[UUID]:
-    """Revoke every session of the user but one; return the revoked session ids."""
-    rows = await db.fetch_all(
-        """
-        UPDATE refresh_tokens SET revoked_at = now()
-        WHERE user_id = %s AND revoked_at IS NULL AND family_id IS DISTINCT FROM %s
-        RETURNING family_id
-        """,
-        (user_id, keep_family),
-    )
-    return list({row["family_id"] for row in rows})

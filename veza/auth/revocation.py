@@ -1,37 +1,67 @@
-"""Access tokens die with their session or on logout: both are remembered in Redis
-for as long as such a token could still be unexpired."""
+"""Whether an access token's session has been revoked (logout, password or email change, refresh-token reuse).
+
+PostgreSQL is the record (`sessions.revoked_at`). Redis caches each session's
+answer, so that the check on every request is one GET: a revoked session for
+as long as any of its access tokens can live, a live one for
+`session_cache_seconds` only. That short life bounds how long a revocation can
+go unseen when its cache write failed; a Redis restarted empty just sends the
+next checks to PostgreSQL, and without Redis every check asks PostgreSQL.
+"""
 
 from __future__ import annotations
 
-import time
+import logging
 from collections.abc import Iterable
 from uuid import UUID
 
-from redis.asyncio import Redis
+from aiohttp import web
+from redis.exceptions import RedisError
 
+from veza.auth import queries
 from veza.auth.tokens import AuthUser
+from veza.keys import DB, REDIS, SETTINGS
+
+log = logging.getLogger(__name__)
+
+REVOKED, LIVE = "revoked", "live"
 
 
-def _jti_key(jti: str) -> str:
-    return f"veza:auth:denied-jti:{jti}"
+def cache_key(session_id: UUID) -> str:
+    return f"veza:auth:session:{session_id}"
 
 
-def _session_key(session_id: UUID) -> str:
-    return f"veza:auth:revoked-session:{session_id}"
+async def is_revoked(app: web.Application, user: AuthUser) -> bool:
+    """The one check of an access token's session, for HTTP requests and WebSockets alike."""
+    redis, settings, key = app[REDIS], app[SETTINGS], cache_key(user.sid)
+    try:
+        cached = await redis.get(key)
+    except RedisError:
+        # Authentication does not depend on Redis: the database answers instead.
+        return await queries.session_revoked(app[DB], user.sid)
+    if cached is not None:
+        return cached == REVOKED
+    revoked = await queries.session_revoked(app[DB], user.sid)
+    ttl = settings.access_token_ttl if revoked else settings.session_cache_seconds
+    try:
+        # NX: a revocation cached since the database answered must not be overwritten by this older answer.
+        await redis.set(key, REVOKED if revoked else LIVE, ex=ttl, nx=True)
+    except RedisError:
+        pass  # the cache is only a cache
+    return revoked
 
 
-async def deny_token(redis: Redis, user: AuthUser) -> None:
-    ttl = user.exp - int(time.time())
-    if ttl > 0:
-        await redis.set(_jti_key(user.jti), 1, ex=ttl)
-
-
-async def revoke_sessions(redis: Redis, session_ids: Iterable[UUID], access_token_ttl: int) -> None:
-    async with redis.pipeline(transaction=False) as pipe:
-        for session_id in session_ids:
-            pipe.set(_session_key(session_id), 1, ex=access_token_ttl)
-        await pipe.execute()
-
-
-async def is_revoked(redis: Redis, user: AuthUser) -> bool:
-    return await redis.exists(_jti_key(user.jti), _session_key(user.sid)) > 0
+async def revoke_sessions(app: web.Application, session_ids: Iterable[UUID]) -> None:
+    """Make sessions revoked in the database (call after the commit) revoked everywhere at once."""
+    session_ids = list(session_ids)
+    if not session_ids:
+        return
+    try:
+        async with app[REDIS].pipeline(transaction=False) as pipe:
+            for session_id in session_ids:
+                pipe.set(cache_key(session_id), REVOKED, ex=app[SETTINGS].access_token_ttl)
+            await pipe.execute()
+    except RedisError:
+        log.warning(
+            "could not cache the revocation of %d session(s); they are revoked once their cached state expires",
+            len(session_ids),
+        )

@@ -23,7 +23,7 @@ class AuthUser:
     id: UUID
     role: str
     jti: str
-    sid: UUID  # the session: the refresh-token family the token was issued with
+    sid: UUID  # the session (sessions.id) the token was issued in
     exp: int
 
 

@@ -45,7 +45,7 @@ async def user_from_token(request: web.Request, token: Any) -> AuthUser:
     if not isinstance(token, str) or not token:
         raise InvalidToken("A token is required")
     user = decode_access_token(request.app[SETTINGS], token)
-    if await is_revoked(request.app[REDIS], user):
+    if await is_revoked(request.app, user):
         raise InvalidToken("Access token revoked")
     return user
 
