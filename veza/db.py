@@ -28,6 +28,7 @@ Row = dict[str, Any]
 # Re-exported so that services can catch database errors without importing psycopg2.
 UniqueViolation = psycopg2.errors.UniqueViolation
 IntegrityError = psycopg2.IntegrityError
+OperationalError = psycopg2.OperationalError  # the server is down, went away, or cancelled the statement
 
 
 class Queries:

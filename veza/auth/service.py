@@ -18,6 +18,7 @@ from veza.db import Queries, UniqueViolation, transaction
 from veza.errors import Conflict, Invalid, Locked, Unauthorized
 from veza.keys import DB, REDIS, SETTINGS
 from veza.ratelimit import count_hit, limit
+from veza.realtime.publish import close_sessions
 from veza.users import queries as users
 
 MAX_FAILURES, FAILURE_WINDOW, LOCK_SECONDS = 5, 15 * 60, 30 * 60
@@ -133,6 +134,7 @@ async def refresh(app: web.Application, refresh_token: str | None, client: str) 
             return await start_session(app, tx, user, family=row["family_id"])
     # Committed: the family is revoked in the database; its access tokens die too.
     await revoke_sessions(app[REDIS], [reused_family], app[SETTINGS].access_token_ttl)
+    await close_sessions(app, [reused_family])
     raise Unauthorized("Refresh token already used; the session has been ended", code="refresh_token_reused")
 
 
@@ -151,9 +153,11 @@ async def logout(app: web.Application, refresh_token: str | None, user: AuthUser
     if user is not None:
         await deny_token(app[REDIS], user)
     await revoke_sessions(app[REDIS], sessions, app[SETTINGS].access_token_ttl)
+    await close_sessions(app, sessions)
 
 
 async def end_other_sessions(app: web.Application, tx: Queries, user: AuthUser) -> None:
     """Revoke every session of the user but the caller's (after a password or email change)."""
     revoked = await queries.revoke_other_families(tx, user.id, user.sid)
     tx.after_commit(revoke_sessions, app[REDIS], revoked, app[SETTINGS].access_token_ttl)
+    tx.after_commit(close_sessions, app, revoked)

@@ -6,16 +6,22 @@ sockets. Call it after commit (``tx.after_commit(publish, ...)``).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from veza.http import json_dumps
 from veza.keys import REDIS
 
+log = logging.getLogger(__name__)
+
 PREFIX = "veza:rt:"
+CONTROL_CHANNEL = PREFIX + "control"  # orders to every web process's hub; no client can follow it
 
 
 def public_channel(channel: str) -> str:
@@ -41,3 +47,18 @@ async def publish(app: web.Application, channel: str, event: str, data: Any) -> 
 async def publish_to_user(app: web.Application, user_id: UUID, channel: str, event: str, data: Any) -> None:
     """Emit `event` on one user's own channel; only their sockets receive it."""
     await app[REDIS].publish(user_channel(user_id, channel), event_message(channel, event, data))
+
+
+async def close_sessions(app: web.Application, session_ids: Iterable[UUID]) -> None:
+    """Close, in every web process, the sockets authenticated in these sessions (4401).
+
+    Call it after the sessions were revoked and committed. While Redis is down no socket
+    receives anything, and each one still closes when its access token expires.
+    """
+    sessions = [str(session_id) for session_id in session_ids]
+    if not sessions:
+        return
+    try:
+        await app[REDIS].publish(CONTROL_CHANNEL, json_dumps({"close_sessions": sessions}).decode())
+    except RedisError:
+        log.warning("could not ask the web processes to close the sockets of %d ended session(s)", len(sessions))
