@@ -7,19 +7,13 @@ import pytest
 from aiohttp import WSMsgType
 
 from tests.factories import register, ws_receive, ws_subscribe
+from tests.realtime.helpers import closed_with, make_stream
 from veza.app import create_app
 from veza.keys import HUB, REDIS
 from veza.notifications.service import notify
 from veza.realtime.publish import CONTROL_CHANNEL, public_channel, publish
 
 WS = "/api/v1/ws"
-
-
-async def make_stream(client) -> uuid.UUID:
-    owner = await register(client)
-    resp = await client.post("/api/v1/live/streams", json={"title": "A stream"}, headers=owner["headers"])
-    assert resp.status == 201, await resp.text()
-    return uuid.UUID((await resp.json())["data"]["id"])
 
 
 async def test_anonymous_socket_follows_live(client):
@@ -210,14 +204,6 @@ async def test_a_socket_closes_when_its_token_expires(client, settings):
     msg = await ws.receive(timeout=5)
     assert msg.type == WSMsgType.CLOSE
     assert ws.close_code == 4401
-
-
-async def closed_with(ws, timeout: float = 5) -> int | None:
-    """Read until the server closes the socket; its close code."""
-    while True:
-        msg = await ws.receive(timeout=timeout)
-        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
-            return ws.close_code
 
 
 @pytest.mark.parametrize("frame", ["binary", "ping"])

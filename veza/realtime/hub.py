@@ -110,6 +110,8 @@ class Hub:
         # there would each open one and orphan a subscription. One command at a time.
         self._command_lock = asyncio.Lock()
         self.reader_restarts = 0
+        self.confirm_timeout = CONFIRM_TIMEOUT
+        self.idle_ping = IDLE_PING
         self._first_attempt = asyncio.Event()
 
     @property
@@ -120,7 +122,7 @@ class Hub:
         """Start the reader; wait (a bounded time) for its first connection, so that the app starts online."""
         self._reader = asyncio.create_task(self._supervise())
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._first_attempt.wait(), CONFIRM_TIMEOUT)
+            await asyncio.wait_for(self._first_attempt.wait(), self.confirm_timeout)
 
     async def close_all(self) -> None:
         """Close every socket with GOING_AWAY and wait (a bounded time) for the closing handshakes."""
@@ -210,7 +212,7 @@ class Hub:
             if first:
                 await self._command("subscribe", channel)
             if not confirmed:
-                confirmed = await asyncio.wait_for(asyncio.shield(confirmation), CONFIRM_TIMEOUT)
+                confirmed = await asyncio.wait_for(asyncio.shield(confirmation), self.confirm_timeout)
         except (RedisError, OSError, TimeoutError):
             if first and not confirmation.done():
                 confirmation.set_result(False)  # nobody waits for a SUBSCRIBE that was never sent
@@ -272,9 +274,13 @@ class Hub:
 
     async def _connect(self) -> None:
         """A fresh pub/sub connection, subscribed to the control channel and every routed channel."""
-        self._pubsub = self._redis.pubsub()
+        pubsub = self._pubsub = self._redis.pubsub()
         async with self._command_lock:
-            await self._pubsub.subscribe(CONTROL_CHANNEL, *self._routes)
+            await pubsub.subscribe(CONTROL_CHANNEL, *self._routes)
+            # Sending is not enough (a frozen server accepts connections): wait for its first answer.
+            reply = await pubsub.get_message(timeout=self.confirm_timeout)
+            if reply is None or reply["type"] != "subscribe":
+                raise RedisTimeoutError("Redis did not confirm the subscription")
             self._online = True
 
     async def _disconnected(self) -> None:
@@ -292,13 +298,13 @@ class Hub:
         loop = asyncio.get_running_loop()
         pinged_at = None
         while True:
-            message = await pubsub.get_message(timeout=IDLE_PING)
+            message = await pubsub.get_message(timeout=self.idle_ping)
             if message is None:  # quiet (or redis-py's own health check answered)
                 if pinged_at is None:
                     await self._command("ping")
                     pinged_at = loop.time()
-                elif loop.time() - pinged_at >= IDLE_PING:
-                    raise RedisTimeoutError(f"Redis did not answer a ping within {IDLE_PING:.0f} s")
+                elif loop.time() - pinged_at >= self.idle_ping:
+                    raise RedisTimeoutError(f"Redis did not answer a ping within {self.idle_ping:g} s")
                 continue
             pinged_at = None
             kind = message["type"]
