@@ -289,6 +289,7 @@ class Hub:
         for confirmation in self._confirmations.values():
             if not confirmation.done():
                 confirmation.set_result(False)
+        self._confirmations.clear()  # the next connection subscribes every routed channel anyway
         with contextlib.suppress(Exception):  # it is being dropped: whatever it raises changes nothing
             await self._pubsub.aclose()
 
