@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 from uuid import UUID
@@ -200,7 +201,8 @@ async def serve(request: web.Request, hub: Hub, ws: web.WebSocketResponse, addre
             if msg.type == WSMsgType.TEXT:
                 await handle(request, hub, connection, msg.data)
             elif msg.type == WSMsgType.PING:
-                await ws.pong(msg.data)
+                with contextlib.suppress(ConnectionError):  # the peer went away meanwhile
+                    await ws.pong(msg.data)
             elif msg.type != WSMsgType.PONG:
                 await error(connection, "bad_message", "Only text messages are understood")
     finally:
