@@ -1,6 +1,8 @@
 """The hub through dependency outages: a private redis-server that the tests kill, restart and freeze,
 and PostgreSQL behind a proxy that they cut."""
 
+import uuid
+
 import pytest
 import yarl
 
@@ -8,7 +10,7 @@ from tests.factories import register, ws_receive, ws_subscribe
 from tests.realtime.helpers import RedisServer, TcpProxy, closed_with, eventually, make_stream
 from veza.app import create_app
 from veza.keys import HUB
-from veza.realtime.publish import event_message, public_channel
+from veza.realtime.publish import close_sessions, event_message, public_channel
 
 WS = "/api/v1/ws"
 
@@ -152,3 +154,9 @@ async def test_nothing_leaks_when_a_subscriber_leaves_during_an_outage(client, r
     redis_server.start()
     await eventually(lambda: hub.online)
     assert redis_server.subscribers(public_channel("live")) == 0
+
+
+async def test_closing_sessions_while_redis_is_down_does_not_fail_the_caller(client, redis_server, caplog):
+    redis_server.kill()
+    await close_sessions(client.app, [uuid.uuid4()])
+    assert "could not ask the web processes to close the sockets of 1 ended session(s)" in caplog.text
