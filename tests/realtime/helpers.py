@@ -29,10 +29,17 @@ async def make_stream(client) -> uuid.UUID:
 
 
 async def closed_with(ws, timeout: float = 5) -> int | None:
-    """Read until the server closes the socket; its close code."""
+    """Read until the server closes the socket; the code of its close frame.
+
+    (Not `ws.close_code`: aiohttp's client turns it into 1006 when its answering close frame
+    finds the transport closed already, as aiohttp's server closes it at once when the close
+    comes from another task than the socket's handler.)
+    """
     while True:
         msg = await ws.receive(timeout=timeout)
-        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+        if msg.type == WSMsgType.CLOSE:
+            return msg.data
+        if msg.type in (WSMsgType.CLOSING, WSMsgType.CLOSED):
             return ws.close_code
 
 

@@ -3,6 +3,7 @@ and PostgreSQL behind a proxy that they cut."""
 
 import uuid
 
+import jwt
 import pytest
 import yarl
 
@@ -156,7 +157,12 @@ async def test_nothing_leaks_when_a_subscriber_leaves_during_an_outage(client, r
     assert redis_server.subscribers(public_channel("live")) == 0
 
 
-async def test_closing_sessions_while_redis_is_down_does_not_fail_the_caller(client, redis_server, caplog):
+async def test_ending_sessions_while_redis_is_down_closes_this_process_sockets(client, redis_server, caplog):
+    user = await register(client)
+    ws = await client.ws_connect(f"{WS}?token={user['access_token']}")
+    await ws_subscribe(ws, "live")
+    session = uuid.UUID(jwt.decode(user["access_token"], options={"verify_signature": False})["sid"])
     redis_server.kill()
-    await close_sessions(client.app, [uuid.uuid4()])
+    await close_sessions(client.app, [session])  # the caller (a logout) does not fail
+    assert await closed_with(ws) == 4401
     assert "could not ask the web processes to close the sockets of 1 ended session(s)" in caplog.text

@@ -16,7 +16,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from veza.http import json_dumps
-from veza.keys import REDIS
+from veza.keys import HUB, REDIS
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +52,16 @@ async def publish_to_user(app: web.Application, user_id: UUID, channel: str, eve
 async def close_sessions(app: web.Application, session_ids: Iterable[UUID]) -> None:
     """Close, in every web process, the sockets authenticated in these sessions (4401).
 
-    Call it after the sessions were revoked and committed. While Redis is down no socket
-    receives anything, and each one still closes when its access token expires.
+    Call it after the sessions were revoked and committed. This process's own sockets close
+    even while Redis is down; the other processes' then close when their access token expires.
     """
-    sessions = [str(session_id) for session_id in session_ids]
+    sessions = list(session_ids)
     if not sessions:
         return
+    if HUB in app:
+        app[HUB].close_sessions(sessions)
     try:
-        await app[REDIS].publish(CONTROL_CHANNEL, json_dumps({"close_sessions": sessions}).decode())
+        order = json_dumps({"close_sessions": [str(session) for session in sessions]}).decode()
+        await app[REDIS].publish(CONTROL_CHANNEL, order)
     except RedisError:
         log.warning("could not ask the web processes to close the sockets of %d ended session(s)", len(sessions))
