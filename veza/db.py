@@ -29,6 +29,7 @@ Row = dict[str, Any]
 # Re-exported so that services can catch database errors without importing psycopg2.
 UniqueViolation = psycopg2.errors.UniqueViolation
 IntegrityError = psycopg2.IntegrityError
+OperationalError = psycopg2.OperationalError  # the server is down, went away, or cancelled the statement
 
 # The client waits this much longer than statement_timeout for an answer, so that a slow
 # statement is cancelled by PostgreSQL (the connection stays usable) and only a silent server

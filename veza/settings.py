@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     access_log: bool = True
 
+    ws_max_sockets_per_client: int = Field(50, ge=1)  # open WebSockets per client address
+    ws_max_channels_per_socket: int = Field(100, ge=1)
+
     data_dir: Path = Path(".data")
     # `make run` starts embedded PostgreSQL and Redis even when servers answer (VEZA_EMBEDDED=1).
     embedded: bool = Field(False, validation_alias=AliasChoices("VEZA_EMBEDDED", "embedded"))

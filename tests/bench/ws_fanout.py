@@ -12,9 +12,11 @@ pinned to core 1 and connect to one server, then the other, a bounded number at 
 go to each server in turn, round after round, so that both see the same noise of a shared machine;
 the ratio is the median of the per-round p99 ratios (as tests/bench/http.py does for throughput).
 
-Each server follows a stream channel of the run's own, live:<random uuid>, rather than "live": the
-hub code is the same, but Redis is shared, and whatever else publishes on "live" meanwhile (the test
-suite sends 1 MiB events there) would be fanned out to all N sockets in the middle of a measurement.
+Each server follows a stream channel of the run's own, live:<id of a stream made for the run> (Veza
+refuses channels of streams that do not exist), rather than "live": the hub code is the same, but
+Redis is shared, and whatever else publishes on "live" meanwhile (the test suite sends 1 MiB events
+there) would be fanned out to all N sockets in the middle of a measurement. All sockets come from
+one address, so the run lifts Veza's cap of sockets per client address (WS_MAX_SOCKETS_PER_CLIENT).
 The client sockets are by default a minimal asyncio Protocol, not aiohttp's client, which costs the
 load core about 25 µs a message: with it, the bare server's figures measure the clients
 (--client aiohttp to compare; --client aiohttp-deflate offers permessage-deflate as browsers do).
@@ -56,6 +58,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import psutil
+import psycopg2
 import redis
 import yarl
 
@@ -409,6 +412,21 @@ async def warm_up(url: str, channel: str) -> None:
             raise SystemExit(f"warm-up socket on {url}: expected 'subscribed', got {msg.data!r}")
 
 
+def bench_stream(database_url: str) -> uuid.UUID:
+    """A stream of the run's own, in the bench database: the channel the Veza sockets follow."""
+    conn = psycopg2.connect(database_url)
+    with conn, conn.cursor() as cur:
+        name = f"bench{secrets.token_hex(6)}"
+        cur.execute(
+            "INSERT INTO users (username, email, password_hash) VALUES (%s, %s, 'x') RETURNING id",
+            (name, f"{name}@example.com"),
+        )
+        cur.execute("INSERT INTO live_streams (user_id, title) VALUES (%s, 'bench') RETURNING id", (cur.fetchone()[0],))
+        stream_id = cur.fetchone()[0]
+    conn.close()
+    return uuid.UUID(stream_id)
+
+
 def unused_port() -> int:
     """A free port below the ephemeral range, so that nobody's bind(0) or connect() takes it meanwhile."""
     for _ in range(100):
@@ -569,7 +587,8 @@ def main() -> None:
     os.sched_setaffinity(0, {LOAD_CPU})
 
     settings = load_settings()
-    env = {**os.environ, "DATABASE_URL": bench_database()}
+    database_url = bench_database()
+    env = {**os.environ, "DATABASE_URL": database_url, "WS_MAX_SOCKETS_PER_CLIENT": str(args.sockets + 100)}
     veza_port, bare_port = unused_port(), unused_port()
     bare_channel = f"live:{uuid.uuid4()}"
     servers = [
@@ -577,7 +596,7 @@ def main() -> None:
             "veza",
             [sys.executable, "-m", "veza", "serve", "--host", "127.0.0.1", "--port", str(veza_port)],
             veza_port,
-            f"live:{uuid.uuid4()}",
+            f"live:{bench_stream(database_url)}",
         ),
         Server(
             "bare aiohttp",

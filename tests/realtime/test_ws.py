@@ -7,10 +7,11 @@ import pytest
 from aiohttp import WSMsgType
 
 from tests.factories import register, ws_receive, ws_subscribe
+from tests.realtime.helpers import closed_with, make_stream
 from veza.app import create_app
-from veza.keys import HUB
+from veza.keys import HUB, REDIS
 from veza.notifications.service import notify
-from veza.realtime.publish import publish
+from veza.realtime.publish import CONTROL_CHANNEL, public_channel, publish
 
 WS = "/api/v1/ws"
 
@@ -29,7 +30,7 @@ async def test_anonymous_socket_follows_live(client):
 
 
 async def test_one_stream_channel_gets_only_its_events(client):
-    mine, other = uuid.uuid4(), uuid.uuid4()
+    mine, other = await make_stream(client), await make_stream(client)
     ws = await client.ws_connect(WS)
     await ws_subscribe(ws, f"live:{mine}")
     await publish(client.app, f"live:{other}", "stream.started", {"id": str(other)})
@@ -203,3 +204,146 @@ async def test_a_socket_closes_when_its_token_expires(client, settings):
     msg = await ws.receive(timeout=5)
     assert msg.type == WSMsgType.CLOSE
     assert ws.close_code == 4401
+
+
+@pytest.mark.parametrize("frame", ["binary", "ping"])
+async def test_every_kind_of_frame_counts_against_the_flood_limit(client, frame):
+    flood = await client.ws_connect(WS, autoping=False)
+    for _ in range(200):
+        if frame == "binary":
+            await flood.send_bytes(b"\x00")
+        else:
+            await flood.ping()
+    assert await closed_with(flood) == 1008
+
+
+async def test_pings_are_answered(client):
+    ws = await client.ws_connect(WS, autoping=False)
+    await ws.ping(b"hello")
+    msg = await ws.receive(timeout=5)
+    assert (msg.type, msg.data) == (WSMsgType.PONG, b"hello")
+    await ws.close()
+
+
+async def test_channels_of_streams_that_do_not_exist_are_refused(client):
+    made_up, real = uuid.uuid4(), await make_stream(client)
+    ws = await client.ws_connect(WS)
+    await ws.send_json({"type": "subscribe", "channel": f"live:{made_up}"})
+    reply = await ws_receive(ws)
+    assert (reply["type"], reply["code"]) == ("error", "unknown_channel")
+    assert await client.app[REDIS].pubsub_numsub(public_channel(f"live:{made_up}")) == [
+        (public_channel(f"live:{made_up}"), 0)
+    ]
+    await ws_subscribe(ws, f"live:{real}")
+    assert await client.app[REDIS].pubsub_numsub(public_channel(f"live:{real}")) == [
+        (public_channel(f"live:{real}"), 1)
+    ]
+    await ws.close()
+
+
+async def test_sockets_per_client_address_are_capped(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings.model_copy(update={"ws_max_sockets_per_client": 2})))
+    first, second = await client.ws_connect(WS), await client.ws_connect(WS)
+    third = await client.ws_connect(WS)
+    reply = await ws_receive(third)
+    assert (reply["type"], reply["code"]) == ("error", "too_many_connections")
+    assert await closed_with(third) == 1008
+    await first.close()
+    fourth = await client.ws_connect(WS)  # a socket that closed frees its place
+    await ws_subscribe(fourth, "live")
+    await ws_subscribe(second, "live")
+    await second.close()
+    await fourth.close()
+
+
+async def test_channels_per_socket_are_capped(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings.model_copy(update={"ws_max_channels_per_socket": 2})))
+    streams = [await make_stream(client) for _ in range(3)]
+    ws = await client.ws_connect(WS)
+    await ws_subscribe(ws, f"live:{streams[0]}")
+    await ws_subscribe(ws, f"live:{streams[1]}")
+    await ws.send_json({"type": "subscribe", "channel": f"live:{streams[2]}"})
+    assert (await ws_receive(ws))["code"] == "too_many_subscriptions"
+    await ws.close()
+
+
+async def test_authenticating_as_another_user_drops_the_first_users_notifications(client):
+    alice, bob = await register(client), await register(client)
+    ws = await client.ws_connect(f"{WS}?token={alice['access_token']}")
+    await ws_subscribe(ws, "notifications")
+    await ws_subscribe(ws, "live")
+    await ws.send_json({"type": "auth", "token": bob["access_token"]})
+    assert await ws_receive(ws) == {"type": "unsubscribed", "channel": "notifications"}
+    assert await ws_receive(ws) == {"type": "authenticated", "user_id": bob["user"]["id"]}
+
+    await notify(client.app, uuid.UUID(alice["user"]["id"]), "test.secret", "For Alice only")
+    await publish(client.app, "live", "stream.started", {"id": "x"})
+    event = await ws_receive(ws)  # the public channel is kept; Alice's notification never comes
+    assert (event["channel"], event["event"]) == ("live", "stream.started")
+    await ws_subscribe(ws, "notifications")
+    await notify(client.app, uuid.UUID(bob["user"]["id"]), "test.hello", "For Bob")
+    assert (await ws_receive(ws))["data"]["title"] == "For Bob"
+    await ws.close()
+
+
+async def login(client, user) -> dict:
+    resp = await client.post("/api/v1/auth/login", json={"email": user["user"]["email"], "password": user["password"]})
+    assert resp.status == 200, await resp.text()
+    return (await resp.json())["data"]
+
+
+async def test_logout_closes_the_sessions_sockets_at_once(client):
+    user = await register(client)
+    other_session = await login(client, user)
+    ws = await client.ws_connect(f"{WS}?token={user['access_token']}")
+    await ws_subscribe(ws, "notifications")
+    by_auth_message = await client.ws_connect(WS)
+    await by_auth_message.send_json({"type": "auth", "token": user["access_token"]})
+    assert (await ws_receive(by_auth_message))["type"] == "authenticated"
+    elsewhere = await client.ws_connect(f"{WS}?token={other_session['access_token']}")
+    await ws_subscribe(elsewhere, "notifications")
+
+    resp = await client.post("/api/v1/auth/logout", headers=user["headers"])
+    assert resp.status == 200
+    assert await closed_with(ws) == 4401
+    assert await closed_with(by_auth_message) == 4401
+    await ws_subscribe(elsewhere, "live")  # the user's other session is not touched
+    await elsewhere.close()
+
+
+async def test_a_password_change_closes_the_other_sessions_sockets(client):
+    user = await register(client)
+    other_session = await login(client, user)
+    mine = await client.ws_connect(f"{WS}?token={user['access_token']}")
+    theirs = await client.ws_connect(f"{WS}?token={other_session['access_token']}")
+    await ws_subscribe(theirs, "notifications")
+
+    resp = await client.patch(
+        "/api/v1/users/me",
+        json={"password": "Another-Good-Pass-7", "current_password": user["password"]},
+        headers=user["headers"],
+    )
+    assert resp.status == 200, await resp.text()
+    assert await closed_with(theirs) == 4401
+    await ws_subscribe(mine, "notifications")
+    await mine.close()
+
+
+async def test_reusing_a_refresh_token_closes_its_sessions_sockets(client):
+    user = await register(client)
+    ws = await client.ws_connect(f"{WS}?token={user['access_token']}")
+    await ws_subscribe(ws, "notifications")
+    body = {"refresh_token": user["refresh_token"]}
+    assert (await client.post("/api/v1/auth/refresh", json=body)).status == 200
+    assert (await client.post("/api/v1/auth/refresh", json=body)).status == 401
+    assert await closed_with(ws) == 4401
+
+
+async def test_malformed_control_messages_are_ignored(client):
+    ws = await client.ws_connect(WS)
+    await ws_subscribe(ws, "live")
+    for junk in ("not json", "[]", '{"close_sessions": ["not-a-uuid"]}', '{"close_sessions": 5}'):
+        await client.app[REDIS].publish(CONTROL_CHANNEL, junk)
+    await publish(client.app, "live", "stream.started", {"id": "still here"})
+    assert (await ws_receive(ws))["data"] == {"id": "still here"}
+    await ws.close()

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from veza.auth import queries
 from veza.auth.tokens import AuthUser
 from veza.keys import DB, REDIS, SETTINGS
+from veza.realtime.publish import close_sessions
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +66,4 @@ async def revoke_sessions(app: web.Application, session_ids: Iterable[UUID]) -> 
             "could not cache the revocation of %d session(s); they are revoked once their cached state expires",
             len(session_ids),
         )
+    await close_sessions(app, session_ids)

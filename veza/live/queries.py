@@ -148,3 +148,7 @@ async def add_viewers(db: Queries, stream_id: UUID, delta: int) -> int | None:
         "RETURNING viewer_count",
         (delta, stream_id),
     )
+
+
+async def stream_exists(db: Queries, stream_id: UUID) -> bool:
+    return await db.fetch_val("SELECT EXISTS (SELECT 1 FROM live_streams WHERE id = %s)", (stream_id,))

@@ -3,6 +3,11 @@
 The hub keeps no business rules: it maps Redis channels to local sockets and
 forwards each message as it came. A socket's send queue is its transport's
 write buffer, bounded: a client that cannot keep up is closed, never waited for.
+
+A channel is routed to a socket only once Redis has confirmed the subscription.
+One reader task owns the Redis pub/sub connection: when the connection is lost
+it refuses new subscriptions, reconnects with a fresh connection and subscribes
+every routed channel again; an unexpected error restarts it the same way.
 """
 
 from __future__ import annotations
@@ -11,19 +16,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
+from uuid import UUID
 
+import orjson
 from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from veza.auth.tokens import AuthUser
-from veza.realtime.publish import PREFIX
+from veza.errors import Unavailable
+from veza.realtime.publish import CONTROL_CHANNEL
 
 log = logging.getLogger(__name__)
 
-CONTROL_CHANNEL = PREFIX + "control"  # always subscribed, so the reader never runs dry
 MAX_BUFFERED = 256 * 1024  # bytes a socket may have waiting to be sent before it counts as too slow
 # The transport pauses writers only past this, far above MAX_BUFFERED: a send to a socket
 # under the limit is written at once and never waits, so the fan-out loop never blocks.
@@ -31,24 +39,26 @@ TRANSPORT_HIGH_WATER = 4 * 1024 * 1024
 CLOSE_TOO_SLOW = 4008
 CLOSE_UNAUTHORIZED = 4401
 SHUTDOWN_GRACE = 5.0  # seconds for clients to answer the closing handshake
+CONFIRM_TIMEOUT = 5.0  # seconds Redis has to confirm a subscription
+IDLE_PING = 5.0  # seconds without a message from Redis before the reader pings it
+RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0)  # between attempts to reconnect; the last one repeats
 
 
 class Connection:
     """One socket. Its send queue is the transport's write buffer, bounded by MAX_BUFFERED."""
 
-    __slots__ = ("channels", "closing", "expiry", "max_buffered", "transport", "user", "ws")
+    __slots__ = ("address", "channels", "closing", "expiry", "max_buffered", "transport", "user", "ws")
 
-    def __init__(self, ws: web.WebSocketResponse, transport, user: AuthUser | None, max_buffered: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport, address: str, max_buffered: int) -> None:
         self.ws = ws
         self.transport = transport
+        self.address = address
         self.max_buffered = max_buffered
         self.channels: set[str] = set()
         self.closing = False
         self.user: AuthUser | None = None
         self.expiry: asyncio.TimerHandle | None = None
         transport.set_write_buffer_limits(high=TRANSPORT_HIGH_WATER)
-        if user is not None:
-            self.authenticate(user)
 
     def authenticate(self, user: AuthUser) -> None:
         """Act for `user` until their token expires; then the socket closes and the client reconnects."""
@@ -83,19 +93,36 @@ class Connection:
 
 
 class Hub:
-    def __init__(self, redis: Redis, max_buffered: int = MAX_BUFFERED) -> None:
+    def __init__(self, redis: Redis, max_buffered: int = MAX_BUFFERED, max_sockets_per_client: int = 50) -> None:
         self.max_buffered = max_buffered
-        self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
-        self._routes: dict[str, set[Connection]] = defaultdict(set)
-        self._subscribing: dict[str, asyncio.Task] = {}
+        self.max_sockets_per_client = max_sockets_per_client
+        self._redis = redis
+        self._pubsub: PubSub = redis.pubsub()
+        self._online = False  # the reader holds a pub/sub connection that subscribed every routed channel
+        self._routes: dict[str, set[Connection]] = {}
+        # Channels whose SUBSCRIBE Redis has not confirmed yet: True once it has, False if the connection was lost.
+        self._confirmations: dict[str, asyncio.Future[bool]] = {}
+        self._sessions: dict[UUID, set[Connection]] = {}
+        self._sockets_per_client: dict[str, int] = {}
         self._connections: set[Connection] = set()
         self._reader: asyncio.Task | None = None
         # redis-py's PubSub opens its connection on the first command: two commands racing
         # there would each open one and orphan a subscription. One command at a time.
         self._command_lock = asyncio.Lock()
+        self.reader_restarts = 0
+        self.confirm_timeout = CONFIRM_TIMEOUT
+        self.idle_ping = IDLE_PING
+        self._first_attempt = asyncio.Event()
+
+    @property
+    def online(self) -> bool:
+        return self._online
 
     async def start(self) -> None:
-        self._reader = asyncio.create_task(self._read())
+        """Start the reader; wait (a bounded time) for its first connection, so that the app starts online."""
+        self._reader = asyncio.create_task(self._supervise())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._first_attempt.wait(), self.confirm_timeout)
 
     async def close_all(self) -> None:
         """Close every socket with GOING_AWAY and wait (a bounded time) for the closing handshakes."""
@@ -112,33 +139,88 @@ class Hub:
                 await self._reader
         await self._pubsub.aclose()
 
-    def connect(self, ws: web.WebSocketResponse, transport, user: AuthUser | None) -> Connection:
-        connection = Connection(ws, transport, user, self.max_buffered)
+    def admit(self, address: str) -> bool:
+        """Count a socket from `address`, unless that address has its share already."""
+        count = self._sockets_per_client.get(address, 0)
+        if count >= self.max_sockets_per_client:
+            return False
+        self._sockets_per_client[address] = count + 1
+        return True
+
+    def release(self, address: str) -> None:
+        count = self._sockets_per_client.get(address, 0) - 1
+        if count > 0:
+            self._sockets_per_client[address] = count
+        else:
+            self._sockets_per_client.pop(address, None)
+
+    def connect(self, ws: web.WebSocketResponse, transport, address: str, user: AuthUser | None) -> Connection:
+        connection = Connection(ws, transport, address, self.max_buffered)
         self._connections.add(connection)
+        if user is not None:
+            self.authenticate(connection, user)
         return connection
 
+    def authenticate(self, connection: Connection, user: AuthUser) -> None:
+        """Act for `user` from now on; the socket closes when their token expires or their session ends."""
+        if connection.user is not None:
+            self._forget_session(connection)
+        connection.authenticate(user)
+        self._sessions.setdefault(user.sid, set()).add(connection)
+
+    def _forget_session(self, connection: Connection) -> None:
+        sid = connection.user.sid
+        sockets = self._sessions.get(sid)
+        if sockets is not None:
+            sockets.discard(connection)
+            if not sockets:
+                del self._sessions[sid]
+
     async def disconnect(self, connection: Connection) -> None:
+        if connection not in self._connections:
+            return
         self._connections.discard(connection)
         connection.closing = True
         if connection.expiry is not None:
             connection.expiry.cancel()
+        if connection.user is not None:
+            self._forget_session(connection)
         for channel in list(connection.channels):
             await self.unsubscribe(connection, channel)
 
+    def close_sessions(self, session_ids: list[UUID]) -> None:
+        for sid in session_ids:
+            for connection in list(self._sessions.get(sid, ())):
+                connection.close(CLOSE_UNAUTHORIZED, "session ended")
+
     async def subscribe(self, connection: Connection, channel: str) -> None:
-        """Route `channel` to the connection; return once Redis has confirmed the subscription."""
-        connection.channels.add(channel)
-        subscribers = self._routes[channel]
+        """Route `channel` to the connection once Redis has confirmed it; Unavailable when it cannot."""
+        if channel in connection.channels:
+            return
+        if not self._online:
+            raise Unavailable("Real-time events are unavailable right now; try again")
+        subscribers = self._routes.get(channel)
+        first = subscribers is None
+        if first:
+            subscribers = self._routes[channel] = set()
+            self._confirmations[channel] = asyncio.get_running_loop().create_future()
+        confirmation = self._confirmations.get(channel)  # None: confirmed already
         subscribers.add(connection)
-        if len(subscribers) == 1 and channel not in self._subscribing:
-            self._subscribing[channel] = asyncio.create_task(self._command("subscribe", channel))
-        pending = self._subscribing.get(channel)
-        if pending is not None:
-            try:
-                await asyncio.shield(pending)
-            finally:
-                if pending.done():
-                    self._subscribing.pop(channel, None)
+        connection.channels.add(channel)
+        confirmed = confirmation is None
+        try:
+            if first:
+                await self._command("subscribe", channel)
+            if not confirmed:
+                confirmed = await asyncio.wait_for(asyncio.shield(confirmation), self.confirm_timeout)
+        except (RedisError, OSError, TimeoutError):
+            if first and not confirmation.done():
+                confirmation.set_result(False)  # nobody waits for a SUBSCRIBE that was never sent
+        finally:
+            if not confirmed:
+                await self.unsubscribe(connection, channel)
+        if not confirmed:
+            raise Unavailable("Real-time events are unavailable right now; try again")
 
     async def unsubscribe(self, connection: Connection, channel: str) -> None:
         connection.channels.discard(channel)
@@ -148,12 +230,18 @@ class Hub:
         subscribers.discard(connection)
         if not subscribers:
             del self._routes[channel]
-            with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
-                await self._command("unsubscribe", channel)
+            confirmation = self._confirmations.pop(channel, None)
+            if confirmation is not None and not confirmation.done():
+                confirmation.set_result(False)
+            if self._online:  # otherwise the next connection simply does not subscribe it
+                with contextlib.suppress(RedisError, OSError):
+                    await self._command("unsubscribe", channel)
 
-    async def _command(self, name: str, channel: str) -> None:
+    async def _command(self, name: str, *args: str) -> None:
         async with self._command_lock:
-            await getattr(self._pubsub, name)(channel)
+            if not self._online:  # a command on a dropped PubSub would open a connection nobody reads
+                raise RedisConnectionError("the WebSocket hub is reconnecting to Redis")
+            await getattr(self._pubsub, name)(*args)
 
     async def deliver(self, channel: str, message: str) -> None:
         # Sends to sockets under their limit complete without waiting (see TRANSPORT_HIGH_WATER),
@@ -161,17 +249,85 @@ class Hub:
         for connection in list(self._routes.get(channel, ())):
             await connection.send(message)
 
-    async def _read(self) -> None:
-        """Forward messages until stopped; while Redis is away, retry every second (redis-py resubscribes)."""
+    async def _supervise(self) -> None:
+        """Run the reader for good: reconnect after an outage, restart after an unexpected error."""
+        attempt = 0
         while True:
             try:
-                await self._command("subscribe", CONTROL_CHANNEL)
-                async for message in self._pubsub.listen():
-                    if message["type"] == "message":
-                        await self.deliver(message["channel"], message["data"])
-            except (RedisConnectionError, RedisTimeoutError, OSError):
-                log.warning("lost the Redis pub/sub connection; reconnecting", exc_info=True)
-                await asyncio.sleep(1)
+                try:
+                    await self._connect()
+                finally:
+                    self._first_attempt.set()
+                if attempt:
+                    log.info("the WebSocket hub is subscribed to Redis again (%d channels)", len(self._routes))
+                attempt = 0
+                await self._read()
+            except (RedisError, OSError) as exc:
+                if self._online or attempt == 0:
+                    log.warning("lost the Redis pub/sub connection (%s); reconnecting", exc)
+            except Exception:
+                log.exception("the WebSocket hub's reader failed; restarting it")
+                self.reader_restarts += 1
+            await self._disconnected()
+            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+            attempt += 1
+
+    async def _connect(self) -> None:
+        """A fresh pub/sub connection, subscribed to the control channel and every routed channel."""
+        pubsub = self._pubsub = self._redis.pubsub()
+        async with self._command_lock:
+            await pubsub.subscribe(CONTROL_CHANNEL, *self._routes)
+            # Sending is not enough (a frozen server accepts connections): wait for its first answer.
+            reply = await pubsub.get_message(timeout=self.confirm_timeout)
+            if reply is None or reply["type"] != "subscribe":
+                raise RedisTimeoutError("Redis did not confirm the subscription")
+            self._online = True
+
+    async def _disconnected(self) -> None:
+        """Refuse subscriptions until the reader has reconnected; drop the lost connection."""
+        self._online = False
+        for confirmation in self._confirmations.values():
+            if not confirmation.done():
+                confirmation.set_result(False)
+        self._confirmations.clear()  # the next connection subscribes every routed channel anyway
+        with contextlib.suppress(Exception):  # it is being dropped: whatever it raises changes nothing
+            await self._pubsub.aclose()
+
+    async def _read(self) -> None:
+        """Forward messages until the connection fails; ping Redis when it is quiet, to notice a dead one."""
+        pubsub = self._pubsub
+        loop = asyncio.get_running_loop()
+        pinged_at = None
+        while True:
+            message = await pubsub.get_message(timeout=self.idle_ping)
+            if message is None:  # quiet (or redis-py's own health check answered)
+                if pinged_at is None:
+                    await self._command("ping")
+                    pinged_at = loop.time()
+                elif loop.time() - pinged_at >= self.idle_ping:
+                    raise RedisTimeoutError(f"Redis did not answer a ping within {self.idle_ping:g} s")
+                continue
+            pinged_at = None
+            kind = message["type"]
+            if kind == "message":
+                channel = message["channel"]
+                if channel == CONTROL_CHANNEL:
+                    self._control(message["data"])
+                else:
+                    await self.deliver(channel, message["data"])
+            elif kind == "subscribe":
+                confirmation = self._confirmations.pop(message["channel"], None)
+                if confirmation is not None and not confirmation.done():
+                    confirmation.set_result(True)
+
+    def _control(self, data: str) -> None:
+        try:
+            order = orjson.loads(data)
+            sessions = [UUID(sid) for sid in order.get("close_sessions", ())]
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+            log.warning("ignored a malformed message on the hub's control channel")
+            return
+        self.close_sessions(sessions)
 
     @property
     def connection_count(self) -> int:

@@ -6,16 +6,22 @@ sockets. Call it after commit (``tx.after_commit(publish, ...)``).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from veza.http import json_dumps
-from veza.keys import REDIS
+from veza.keys import HUB, REDIS
+
+log = logging.getLogger(__name__)
 
 PREFIX = "veza:rt:"
+CONTROL_CHANNEL = PREFIX + "control"  # orders to every web process's hub; no client can follow it
 
 
 def public_channel(channel: str) -> str:
@@ -41,3 +47,21 @@ async def publish(app: web.Application, channel: str, event: str, data: Any) -> 
 async def publish_to_user(app: web.Application, user_id: UUID, channel: str, event: str, data: Any) -> None:
     """Emit `event` on one user's own channel; only their sockets receive it."""
     await app[REDIS].publish(user_channel(user_id, channel), event_message(channel, event, data))
+
+
+async def close_sessions(app: web.Application, session_ids: Iterable[UUID]) -> None:
+    """Close, in every web process, the sockets authenticated in these sessions (4401).
+
+    Call it after the sessions were revoked and committed. This process's own sockets close
+    even while Redis is down; the other processes' then close when their access token expires.
+    """
+    sessions = list(session_ids)
+    if not sessions:
+        return
+    if HUB in app:
+        app[HUB].close_sessions(sessions)
+    try:
+        order = json_dumps({"close_sessions": [str(session) for session in sessions]}).decode()
+        await app[REDIS].publish(CONTROL_CHANNEL, order)
+    except RedisError:
+        log.warning("could not ask the web processes to close the sockets of %d ended session(s)", len(sessions))

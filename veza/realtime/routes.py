@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 from uuid import UUID
@@ -12,9 +13,13 @@ from redis.exceptions import RedisError
 
 from veza.auth.revocation import is_revoked
 from veza.auth.tokens import AuthUser, InvalidToken, decode_access_token
+from veza.db import OperationalError
+from veza.errors import Unavailable
 from veza.headers import prepare
 from veza.http import endpoint
-from veza.keys import HUB, REDIS, REDIS_PUBSUB, SETTINGS
+from veza.keys import DB, HUB, REDIS_PUBSUB, SETTINGS
+from veza.live import queries as live
+from veza.ratelimit import client_ip
 from veza.realtime.hub import CLOSE_UNAUTHORIZED, Connection, Hub
 from veza.realtime.publish import public_channel, user_channel
 
@@ -22,9 +27,12 @@ routes = web.RouteTableDef()
 
 HEARTBEAT_SECONDS = 30
 MAX_MESSAGE_BYTES = 4096
-MAX_SUBSCRIPTIONS = 100
-MESSAGES_PER_SECOND, BURST = 20, 40
+MESSAGES_PER_SECOND, BURST = 20, 40  # frames of any kind: text, binary, ping, pong
 CLOSE_POLICY = 1008
+CLOSE_TRY_AGAIN_LATER = 1013
+# A dependency (Redis, PostgreSQL) that is down or too slow: the client should come back later.
+DEPENDENCY_DOWN = (RedisError, OperationalError, TimeoutError, Unavailable)
+UNAVAILABLE = "Real-time events are unavailable right now; try again later"
 
 
 async def send(connection: Connection, message: dict[str, Any]) -> None:
@@ -63,6 +71,24 @@ def redis_channel(channel: Any, user: AuthUser | None) -> str:
     raise ValueError("Unknown channel")
 
 
+async def stream_exists(app: web.Application, channel: str) -> bool:
+    """`live:<id>` names a stream that exists: each made-up one would cost a Redis subscription."""
+    if not channel.startswith("live:"):
+        return True
+    return await live.stream_exists(app[DB], UUID(channel[5:]))
+
+
+async def authenticate(hub: Hub, connection: Connection, user: AuthUser) -> None:
+    """Act for `user`; a socket that was another user's leaves that user's own channels first."""
+    previous = connection.user
+    if previous is not None and previous.id != user.id:
+        prefix = user_channel(previous.id, "")
+        for target in [channel for channel in connection.channels if channel.startswith(prefix)]:
+            await hub.unsubscribe(connection, target)
+            await send(connection, {"type": "unsubscribed", "channel": target.removeprefix(prefix)})
+    hub.authenticate(connection, user)
+
+
 class Budget:
     """A token bucket of client messages: a flood is refused, not queued."""
 
@@ -94,9 +120,13 @@ async def handle(request: web.Request, hub: Hub, connection: Connection, raw: st
         return await send(connection, {"type": "pong"})
     if kind == "auth":
         try:
-            connection.authenticate(await user_from_token(request, message.get("token")))
+            user = await user_from_token(request, message.get("token"))
         except InvalidToken as exc:
             return await error(connection, "unauthorized", str(exc))
+        except DEPENDENCY_DOWN:  # who the socket speaks for cannot be checked: it reconnects later
+            await error(connection, "unavailable", UNAVAILABLE)
+            return connection.close(CLOSE_TRY_AGAIN_LATER, UNAVAILABLE)
+        await authenticate(hub, connection, user)
         return await send(connection, {"type": "authenticated", "user_id": str(connection.user.id)})
     if kind in ("subscribe", "unsubscribe"):
         channel = message.get("channel")
@@ -109,12 +139,17 @@ async def handle(request: web.Request, hub: Hub, connection: Connection, raw: st
         if kind == "unsubscribe":
             await hub.unsubscribe(connection, target)
             return await send(connection, {"type": "unsubscribed", "channel": channel})
-        if target not in connection.channels and len(connection.channels) >= MAX_SUBSCRIPTIONS:
-            return await error(connection, "too_many_subscriptions", f"At most {MAX_SUBSCRIPTIONS} channels")
+        if target in connection.channels:
+            return await send(connection, {"type": "subscribed", "channel": channel})
+        cap = request.app[SETTINGS].ws_max_channels_per_socket
+        if len(connection.channels) >= cap:
+            return await error(connection, "too_many_subscriptions", f"At most {cap} channels")
         try:
+            if not await stream_exists(request.app, channel):
+                return await error(connection, "unknown_channel", f"No such stream: {channel[5:]}")
             await hub.subscribe(connection, target)
-        except RedisError:
-            return await error(connection, "unavailable", "Real-time events are unavailable right now; try again")
+        except DEPENDENCY_DOWN:
+            return await error(connection, "unavailable", UNAVAILABLE)
         return await send(connection, {"type": "subscribed", "channel": channel})
     return await error(connection, "unknown_type", "Known types: auth, subscribe, unsubscribe, ping")
 
@@ -124,8 +159,25 @@ async def handle(request: web.Request, hub: Hub, connection: Connection, raw: st
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]
     # No permessage-deflate: events are small JSON, and a compressor costs ~100 KiB per socket.
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES, compress=False)
-    await prepare(request, ws)
+    # No autoping: pings are answered below, so that they count against the flood limit too.
+    ws = web.WebSocketResponse(
+        heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES, compress=False, autoping=False
+    )
+    address = client_ip(request)
+    if not hub.admit(address):
+        await prepare(request, ws)
+        cap = request.app[SETTINGS].ws_max_sockets_per_client
+        await refuse(ws, "too_many_connections", f"At most {cap} sockets per client address", CLOSE_POLICY)
+        return ws
+    try:
+        await prepare(request, ws)
+        await serve(request, hub, ws, address)
+    finally:
+        hub.release(address)
+    return ws
+
+
+async def serve(request: web.Request, hub: Hub, ws: web.WebSocketResponse, address: str) -> None:
     user = None
     # Parsing the query string only when it can hold a token saves its dict on every other socket.
     token = request.query.get("token") if "token=" in request.query_string else None
@@ -133,29 +185,32 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         try:
             user = await user_from_token(request, token)
         except InvalidToken as exc:
-            await refuse(ws, "unauthorized", str(exc), CLOSE_UNAUTHORIZED)
-            return ws
-    connection = hub.connect(ws, request.transport, user)
+            return await refuse(ws, "unauthorized", str(exc), CLOSE_UNAUTHORIZED)
+        except DEPENDENCY_DOWN:
+            return await refuse(ws, "unavailable", UNAVAILABLE, CLOSE_TRY_AGAIN_LATER)
+    connection = hub.connect(ws, request.transport, address, user)
     try:
         budget = Budget()
         async for msg in ws:
             if connection.closing:
                 break
-            if msg.type != WSMsgType.TEXT:
-                await error(connection, "bad_message", "Only text messages are understood")
-                continue
             if not budget.spend():
                 await hub.disconnect(connection)
                 await refuse(ws, "rate_limited", "Too many messages", CLOSE_POLICY)
                 break
-            await handle(request, hub, connection, msg.data)
+            if msg.type == WSMsgType.TEXT:
+                await handle(request, hub, connection, msg.data)
+            elif msg.type == WSMsgType.PING:
+                with contextlib.suppress(ConnectionError):  # the peer went away meanwhile
+                    await ws.pong(msg.data)
+            elif msg.type != WSMsgType.PONG:
+                await error(connection, "bad_message", "Only text messages are understood")
     finally:
         await hub.disconnect(connection)
-    return ws
 
 
 async def hub_ctx(app: web.Application):
-    hub = Hub(app[REDIS_PUBSUB])
+    hub = Hub(app[REDIS_PUBSUB], max_sockets_per_client=app[SETTINGS].ws_max_sockets_per_client)
     await hub.start()
     app[HUB] = hub
     yield
