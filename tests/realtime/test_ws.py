@@ -9,7 +9,7 @@ from aiohttp import WSMsgType
 from tests.factories import register, ws_receive, ws_subscribe
 from tests.realtime.helpers import closed_with, make_stream
 from veza.app import create_app
-from veza.keys import HUB, REDIS
+from veza.keys import DB, HUB, REDIS
 from veza.notifications.service import notify
 from veza.realtime.publish import CONTROL_CHANNEL, public_channel, publish
 
@@ -335,6 +335,7 @@ async def test_reusing_a_refresh_token_closes_its_sessions_sockets(client):
     await ws_subscribe(ws, "notifications")
     body = {"refresh_token": user["refresh_token"]}
     assert (await client.post("/api/v1/auth/refresh", json=body)).status == 200
+    await client.app[DB].execute("UPDATE refresh_tokens SET used_at = used_at - interval '1 hour'")  # past the grace
     assert (await client.post("/api/v1/auth/refresh", json=body)).status == 401
     assert await closed_with(ws) == 4401
 
