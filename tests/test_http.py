@@ -1,5 +1,6 @@
 """The envelope, bad input, request ids and headers, on a small route table of the test's own."""
 
+import asyncio
 import json
 
 import pytest
@@ -79,6 +80,51 @@ async def test_bad_bodies_get_the_envelope(client, data, headers, status, code):
     resp = await client.post("/api/v1/test/echo", data=data, headers=headers)
     assert resp.status == status
     assert_envelope(await resp.json(), code)
+
+
+async def raw_exchange(port: int, *pieces: bytes, pause: float = 0.0) -> bytes:
+    """Send `pieces` over one connection, `pause` seconds apart, then read until the server closes it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for number, piece in enumerate(pieces):
+            if number:
+                await asyncio.sleep(pause)
+            writer.write(piece)
+            await writer.drain()
+        # Well under aiohttp's 10 s of lingering: the connection must end right after the answer.
+        return await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+
+
+@pytest.fixture
+async def idle_limited(aiohttp_client, settings):
+    app = create_app(settings.model_copy(update={"body_idle_timeout": 0.3}))
+    add_routes(app, routes, "/api/v1/test")
+    return await aiohttp_client(app)
+
+
+ECHO_BODY = b'{"name": "ada", "count": 3}'
+ECHO_HEAD = (
+    b"POST /api/v1/test/echo HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(ECHO_BODY)
+)
+
+
+async def test_a_body_that_stops_arriving_is_408_and_the_connection_closes(idle_limited):
+    keep_alive = ECHO_HEAD.replace(b"Connection: close\r\n", b"")
+    answer = await raw_exchange(idle_limited.server.port, keep_alive + ECHO_BODY[:11])  # and then nothing
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert b"\r\nConnection: close" in head
+    assert_envelope(json.loads(body), "request_timeout")
+
+
+async def test_a_body_arriving_in_pieces_within_the_gap_is_read(idle_limited):
+    pieces = [ECHO_BODY[:11], ECHO_BODY[11:20], ECHO_BODY[20:]]
+    answer = await raw_exchange(idle_limited.server.port, ECHO_HEAD, *pieces, pause=0.15)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(answer.partition(b"\r\n\r\n")[2]) == {"success": True, "data": {"name": "ada", "count": 3}}
 
 
 @pytest.mark.parametrize(

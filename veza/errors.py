@@ -9,6 +9,7 @@ class ApiError(Exception):
     status = 500
     code = "internal_error"
     message = "Internal server error"
+    close_connection = False  # answer, then close the connection instead of keeping it alive
 
     def __init__(
         self,
@@ -74,3 +75,10 @@ class RateLimited(ApiError):
 
 class Unavailable(ApiError):
     status, code, message = 503, "unavailable", "Service temporarily unavailable"
+
+
+class RequestTimeout(ApiError):
+    """The client stopped sending its body; the connection is closed after the answer."""
+
+    status, code, message = 408, "request_timeout", "The request body stopped arriving"
+    close_connection = True
