@@ -222,3 +222,65 @@ async def test_cors_for_configured_origins_only(client):
     assert "Access-Control-Allow-Origin" not in resp.headers
     resp = await client.get("/api/v1/health", headers={"Origin": "https://app.veza.test"})
     assert resp.headers["Access-Control-Allow-Origin"] == "https://app.veza.test"
+
+
+@pytest.fixture
+async def wildcard(aiohttp_client, settings):
+    return await aiohttp_client(create_app(settings.model_copy(update={"cors_origins": ["*"]})))
+
+
+@pytest.mark.parametrize("origin", ["https://anyone.test", "null"])
+async def test_a_cors_wildcard_lets_any_origin_read_without_credentials(wildcard, origin):
+    resp = await wildcard.get("/api/v1/health", headers={"Origin": origin})
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in resp.headers
+    assert "Origin" in resp.headers.getall("Vary")
+    pre = await wildcard.options(
+        "/api/v1/auth/login", headers={"Origin": origin, "Access-Control-Request-Method": "POST"}
+    )
+    assert pre.status == 204
+    assert pre.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in pre.headers
+
+
+async def test_null_is_never_reflected_even_when_listed(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings.model_copy(update={"cors_origins": ["null"]})))
+    resp = await client.get("/api/v1/health", headers={"Origin": "null"})
+    assert "Access-Control-Allow-Origin" not in resp.headers
+    assert "Access-Control-Allow-Credentials" not in resp.headers
+
+
+@pytest.mark.parametrize("origin", [None, "https://app.veza.test", "https://evil.test"])
+async def test_every_answer_cors_can_change_varies_on_origin(client, origin):
+    headers = {"Origin": origin} if origin else {}
+    for path in ("/api/v1/health", "/api/v1/nope", "/api/docs"):
+        resp = await client.get(path, headers=headers)
+        assert "Origin" in resp.headers.getall("Vary", []), path
+
+
+async def test_without_cors_origins_answers_do_not_vary_on_origin(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings.model_copy(update={"cors_origins": []})))
+    resp = await client.get("/api/v1/health", headers={"Origin": "https://anyone.test"})
+    assert "Access-Control-Allow-Origin" not in resp.headers
+    assert "Vary" not in resp.headers
+
+
+async def test_the_server_header_names_no_versions(client):
+    answers = [
+        await client.get("/api/v1/health"),
+        await client.get("/api/v1/nope"),
+        await client.get("/api/v1/test/boom"),
+        await client.put("/api/v1/health"),
+        await client.get("/api/docs"),
+        await client.post("/api/v1/test/echo", data=b"x" * 2000, headers={"Content-Type": "application/json"}),
+    ]
+    assert [resp.headers["Server"] for resp in answers] == ["Veza"] * len(answers)
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.server.port)
+    writer.write(
+        b"GET /api/v1/ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    handshake = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    writer.close()
+    assert handshake.startswith(b"HTTP/1.1 101 ")
+    assert b"\r\nServer: Veza\r\n" in handshake
