@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
 
 # Secrets that production must be given; development invents them.
-SECRETS = ("jwt_secret", "rtmp_callback_secret", "signing_secret", "hyperswitch_webhook_secret")
+SECRETS = ("jwt_secret", "rtmp_callback_secret", "signing_secret", "hyperswitch_webhook_secret", "metrics_token")
 
 
 class ConfigError(Exception):
@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     rtmp_health_port: int = 1935
     signing_secret: str | None = None
     hyperswitch_webhook_secret: str | None = None
+    metrics_token: str | None = None  # bearer token for /metrics and /health/deep's details (monitoring)
 
     cors_origins: list[str] = []
     trust_proxy: bool = False  # behind a router that appends the client to X-Forwarded-For (Heroku)
