@@ -284,3 +284,7 @@ async def test_the_server_header_names_no_versions(client):
     writer.close()
     assert handshake.startswith(b"HTTP/1.1 101 ")
     assert b"\r\nServer: Veza\r\n" in handshake
+    # A request aiohttp refuses by itself, before any middleware.
+    malformed = await raw_exchange(client.server.port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n")
+    assert b" 400 Bad Request\r\n" in malformed
+    assert b"\r\nServer: Veza\r\n" in malformed

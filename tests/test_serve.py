@@ -183,3 +183,16 @@ def health_answers(port: int) -> bool:
             pass
         time.sleep(0.1)
     return False
+
+
+def test_the_open_files_limit_is_raised_to_the_hard_limit():
+    script = (
+        "import resource\n"
+        "from veza.serve import raise_open_files_limit\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))\n"
+        "raise_open_files_limit()\n"
+        "print(resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard) and hard > 64)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "True", done.stderr

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 from veza.keys import REQUEST_ID, SETTINGS
 
-SERVER = "Veza"  # instead of aiohttp's "Python/<version> aiohttp/<version>"
+SERVER = "Veza"
+# aiohttp gives every answer that has none `Server: Python/<version> aiohttp/<version>`, its own
+# answers to malformed requests included (no middleware sees those). It has no setting for the
+# header; this module global is what it reads when it writes one.
+web_response.SERVER_SOFTWARE = SERVER
 CORS_EXPOSED = "X-Request-ID, Retry-After, ETag"
 
 SECURITY_HEADERS = {
@@ -22,7 +26,6 @@ def add_response_headers(request: web.Request, response: web.StreamResponse) -> 
     """Request id, security and CORS headers, on every answer: the edge middleware sets them on
     returned responses, `prepare` on responses streamed from inside a handler."""
     headers = response.headers
-    headers["Server"] = SERVER
     request_id = request.get(REQUEST_ID)
     if request_id:
         headers["X-Request-ID"] = request_id
