@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 
 import pytest
 from aiohttp import web
@@ -9,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from veza.app import add_routes, create_app
 from veza.http import Page, endpoint, ok, uuid_param
+from veza.keys import METRICS
 
 routes = web.RouteTableDef()
 
@@ -288,3 +290,33 @@ async def test_the_server_header_names_no_versions(client):
     malformed = await raw_exchange(client.server.port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n")
     assert b" 400 Bad Request\r\n" in malformed
     assert b"\r\nServer: Veza\r\n" in malformed
+
+
+@pytest.fixture
+async def served(settings):
+    """The app on a runner as `veza serve` makes it: a handler runs on when its client leaves
+    (the test server cancels it instead)."""
+    app = create_app(settings)
+    add_routes(app, routes, "/api/v1/test")
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield app, site.port
+    await runner.cleanup()
+
+
+async def test_a_client_leaving_mid_body_is_not_logged_as_an_error(served, caplog):
+    app, port = served
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(ECHO_HEAD + ECHO_BODY[:11])
+    await writer.drain()
+    await asyncio.sleep(0.05)  # the handler is waiting for the rest of the body
+    writer.transport.abort()
+    answered = 'route="/api/v1/test/echo",status="400"'
+    for _ in range(100):  # the server notices the reset within a loop turn or two
+        if answered in app[METRICS].render().decode():
+            break
+        await asyncio.sleep(0.02)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert answered in app[METRICS].render().decode()

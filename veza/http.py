@@ -105,7 +105,7 @@ async def within_idle_gap(request: web.Request, read: Awaitable[T]) -> T:
     """One read of the request body, given at most BODY_IDLE_TIMEOUT seconds to get bytes.
 
     Past that the client is answered 408 and its connection closed: the body is failed with the
-    timeout, so aiohttp does not linger reading the rest of it.
+    timeout, so aiohttp does not linger reading the rest of it. A client gone mid-body is a 400.
     """
     try:
         async with asyncio.timeout(request.app[SETTINGS].body_idle_timeout):
@@ -113,6 +113,10 @@ async def within_idle_gap(request: web.Request, read: Awaitable[T]) -> T:
     except TimeoutError:
         request.content.set_exception(TimeoutError("the request body stopped arriving"))
         raise RequestTimeout() from None
+    except ConnectionResetError:
+        # The client left mid-body. Raised as is, aiohttp would log it as an error with its
+        # traceback, one per connection; nobody reads this answer, aiohttp drops it quietly.
+        raise BadRequest("The connection was lost before the body arrived", code="connection_lost") from None
 
 
 async def read_body(request: web.Request) -> bytes:
