@@ -320,3 +320,14 @@ async def test_a_client_leaving_mid_body_is_not_logged_as_an_error(served, caplo
         await asyncio.sleep(0.02)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert answered in app[METRICS].render().decode()
+
+
+def test_the_openapi_document_declares_408_where_a_body_is_read(app):
+    from veza.openapi import build_spec
+
+    paths = build_spec(app)["paths"]
+    assert paths["/api/v1/auth/login"]["post"]["responses"]["408"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert "408" in paths["/api/v1/cloud/files"]["post"]["responses"]
+    assert "408" not in paths["/api/v1/health"]["get"]["responses"]
