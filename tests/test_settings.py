@@ -66,3 +66,13 @@ def test_invalid_setting_is_refused(monkeypatch):
     monkeypatch.setenv("PLATFORM_FEE_RATE", "1.5")
     with pytest.raises(ConfigError, match="PLATFORM_FEE_RATE: Input should be less than 1"):
         load_settings()
+
+
+def test_production_does_not_cap_connections_per_proxy_address(monkeypatch):
+    monkeypatch.setenv("VEZA_ENV", "production")
+    monkeypatch.delenv("MAX_CONNECTIONS_PER_ADDRESS", raising=False)
+    settings = Settings()
+    assert settings.trust_proxy is True
+    assert settings.max_connections_per_address == 0
+    monkeypatch.setenv("VEZA_ENV", "development")
+    assert Settings().max_connections_per_address == 200
