@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web, web_response
+from multidict import CIMultiDict
 
 from veza.keys import REQUEST_ID, SETTINGS
 
@@ -40,7 +41,7 @@ def add_response_headers(request: web.Request, response: web.StreamResponse) -> 
         add_cors_headers(settings.cors_origins, request.headers.get("Origin"), headers)
 
 
-def add_cors_headers(allowed: list[str], origin: str | None, headers) -> None:
+def add_cors_headers(allowed: list[str], origin: str | None, headers: CIMultiDict[str]) -> None:
     """A listed origin is echoed and may send credentials; with "*" any other origin may read
     the answer, without credentials. Either way the answer depends on Origin: `Vary: Origin`."""
     if "origin" not in headers.get("Vary", "").lower():
