@@ -1,6 +1,8 @@
 """The envelope, bad input, request ids and headers, on a small route table of the test's own."""
 
+import asyncio
 import json
+import logging
 
 import pytest
 from aiohttp import web
@@ -8,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from veza.app import add_routes, create_app
 from veza.http import Page, endpoint, ok, uuid_param
+from veza.keys import METRICS
 
 routes = web.RouteTableDef()
 
@@ -79,6 +82,51 @@ async def test_bad_bodies_get_the_envelope(client, data, headers, status, code):
     resp = await client.post("/api/v1/test/echo", data=data, headers=headers)
     assert resp.status == status
     assert_envelope(await resp.json(), code)
+
+
+async def raw_exchange(port: int, *pieces: bytes, pause: float = 0.0) -> bytes:
+    """Send `pieces` over one connection, `pause` seconds apart, then read until the server closes it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for number, piece in enumerate(pieces):
+            if number:
+                await asyncio.sleep(pause)
+            writer.write(piece)
+            await writer.drain()
+        # Well under aiohttp's 10 s of lingering: the connection must end right after the answer.
+        return await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+
+
+@pytest.fixture
+async def idle_limited(aiohttp_client, settings):
+    app = create_app(settings.model_copy(update={"body_idle_timeout": 0.3}))
+    add_routes(app, routes, "/api/v1/test")
+    return await aiohttp_client(app)
+
+
+ECHO_BODY = b'{"name": "ada", "count": 3}'
+ECHO_HEAD = (
+    b"POST /api/v1/test/echo HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(ECHO_BODY)
+)
+
+
+async def test_a_body_that_stops_arriving_is_408_and_the_connection_closes(idle_limited):
+    keep_alive = ECHO_HEAD.replace(b"Connection: close\r\n", b"")
+    answer = await raw_exchange(idle_limited.server.port, keep_alive + ECHO_BODY[:11])  # and then nothing
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert b"\r\nConnection: close" in head
+    assert_envelope(json.loads(body), "request_timeout")
+
+
+async def test_a_body_arriving_in_pieces_within_the_gap_is_read(idle_limited):
+    pieces = [ECHO_BODY[:11], ECHO_BODY[11:20], ECHO_BODY[20:]]
+    answer = await raw_exchange(idle_limited.server.port, ECHO_HEAD, *pieces, pause=0.15)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(answer.partition(b"\r\n\r\n")[2]) == {"success": True, "data": {"name": "ada", "count": 3}}
 
 
 @pytest.mark.parametrize(
@@ -176,3 +224,110 @@ async def test_cors_for_configured_origins_only(client):
     assert "Access-Control-Allow-Origin" not in resp.headers
     resp = await client.get("/api/v1/health", headers={"Origin": "https://app.veza.test"})
     assert resp.headers["Access-Control-Allow-Origin"] == "https://app.veza.test"
+
+
+@pytest.fixture
+async def wildcard(aiohttp_client, settings):
+    return await aiohttp_client(create_app(settings.model_copy(update={"cors_origins": ["*"]})))
+
+
+@pytest.mark.parametrize("origin", ["https://anyone.test", "null"])
+async def test_a_cors_wildcard_lets_any_origin_read_without_credentials(wildcard, origin):
+    resp = await wildcard.get("/api/v1/health", headers={"Origin": origin})
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in resp.headers
+    assert "Origin" in resp.headers.getall("Vary")
+    pre = await wildcard.options(
+        "/api/v1/auth/login", headers={"Origin": origin, "Access-Control-Request-Method": "POST"}
+    )
+    assert pre.status == 204
+    assert pre.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in pre.headers
+
+
+async def test_null_is_never_reflected_even_when_listed(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings.model_copy(update={"cors_origins": ["null"]})))
+    resp = await client.get("/api/v1/health", headers={"Origin": "null"})
+    assert "Access-Control-Allow-Origin" not in resp.headers
+    assert "Access-Control-Allow-Credentials" not in resp.headers
+
+
+@pytest.mark.parametrize("origin", [None, "https://app.veza.test", "https://evil.test"])
+async def test_every_answer_cors_can_change_varies_on_origin(client, origin):
+    headers = {"Origin": origin} if origin else {}
+    for path in ("/api/v1/health", "/api/v1/nope", "/api/docs"):
+        resp = await client.get(path, headers=headers)
+        assert "Origin" in resp.headers.getall("Vary", []), path
+
+
+async def test_without_cors_origins_answers_do_not_vary_on_origin(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings.model_copy(update={"cors_origins": []})))
+    resp = await client.get("/api/v1/health", headers={"Origin": "https://anyone.test"})
+    assert "Access-Control-Allow-Origin" not in resp.headers
+    assert "Vary" not in resp.headers
+
+
+async def test_the_server_header_names_no_versions(client):
+    answers = [
+        await client.get("/api/v1/health"),
+        await client.get("/api/v1/nope"),
+        await client.get("/api/v1/test/boom"),
+        await client.put("/api/v1/health"),
+        await client.get("/api/docs"),
+        await client.post("/api/v1/test/echo", data=b"x" * 2000, headers={"Content-Type": "application/json"}),
+    ]
+    assert [resp.headers["Server"] for resp in answers] == ["Veza"] * len(answers)
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.server.port)
+    writer.write(
+        b"GET /api/v1/ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    handshake = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    writer.close()
+    assert handshake.startswith(b"HTTP/1.1 101 ")
+    assert b"\r\nServer: Veza\r\n" in handshake
+    # A request aiohttp refuses by itself, before any middleware.
+    malformed = await raw_exchange(client.server.port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n")
+    assert b" 400 Bad Request\r\n" in malformed
+    assert b"\r\nServer: Veza\r\n" in malformed
+
+
+@pytest.fixture
+async def served(settings):
+    """The app on a runner as `veza serve` makes it: a handler runs on when its client leaves
+    (the test server cancels it instead)."""
+    app = create_app(settings)
+    add_routes(app, routes, "/api/v1/test")
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield app, site.port
+    await runner.cleanup()
+
+
+async def test_a_client_leaving_mid_body_is_not_logged_as_an_error(served, caplog):
+    app, port = served
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(ECHO_HEAD + ECHO_BODY[:11])
+    await writer.drain()
+    await asyncio.sleep(0.05)  # the handler is waiting for the rest of the body
+    writer.transport.abort()
+    answered = 'route="/api/v1/test/echo",status="400"'
+    for _ in range(100):  # the server notices the reset within a loop turn or two
+        if answered in app[METRICS].render().decode():
+            break
+        await asyncio.sleep(0.02)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert answered in app[METRICS].render().decode()
+
+
+def test_the_openapi_document_declares_408_where_a_body_is_read(app):
+    from veza.openapi import build_spec
+
+    paths = build_spec(app)["paths"]
+    assert paths["/api/v1/auth/login"]["post"]["responses"]["408"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert "408" in paths["/api/v1/cloud/files"]["post"]["responses"]
+    assert "408" not in paths["/api/v1/health"]["get"]["responses"]

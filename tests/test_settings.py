@@ -42,6 +42,17 @@ def test_production_refuses_to_start_without_secrets(monkeypatch):
         load_settings()
 
 
+def test_production_requires_a_metrics_token(monkeypatch):
+    monkeypatch.setenv("VEZA_ENV", "production")
+    for name in ("JWT_SECRET", "RTMP_CALLBACK_SECRET", "SIGNING_SECRET", "HYPERSWITCH_WEBHOOK_SECRET"):
+        monkeypatch.setenv(name, "s" * 40)
+    monkeypatch.delenv("METRICS_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match=r"missing required secret\(s\) in production: METRICS_TOKEN$"):
+        load_settings()
+    monkeypatch.setenv("METRICS_TOKEN", "m" * 40)
+    assert load_settings().metrics_token == "m" * 40
+
+
 def test_production_start_up_stops_with_one_line(monkeypatch):
     env = {"VEZA_ENV": "production", "PATH": "/usr/bin:/bin"}
     proc = subprocess.run([sys.executable, "-m", "veza", "serve"], env=env, capture_output=True, text=True, timeout=60)
@@ -55,3 +66,13 @@ def test_invalid_setting_is_refused(monkeypatch):
     monkeypatch.setenv("PLATFORM_FEE_RATE", "1.5")
     with pytest.raises(ConfigError, match="PLATFORM_FEE_RATE: Input should be less than 1"):
         load_settings()
+
+
+def test_production_does_not_cap_connections_per_proxy_address(monkeypatch):
+    monkeypatch.setenv("VEZA_ENV", "production")
+    monkeypatch.delenv("MAX_CONNECTIONS_PER_ADDRESS", raising=False)
+    settings = Settings()
+    assert settings.trust_proxy is True
+    assert settings.max_connections_per_address == 0
+    monkeypatch.setenv("VEZA_ENV", "development")
+    assert Settings().max_connections_per_address == 200

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from aiohttp import web
 
-from tests.factories import run_burst_worker
+from tests.factories import bearer, run_burst_worker
 from veza.app import add_routes, create_app
 from veza.db import transaction
 from veza.http import endpoint, ok
@@ -67,5 +67,5 @@ async def test_the_worker_reports_its_heartbeat(client, settings):
 
     assert await client.app[REDIS].get(WORKER_HEARTBEAT_KEY) is None
     await run_burst_worker(settings)
-    deep = await client.get("/api/v1/health/deep")
+    deep = await client.get("/api/v1/health/deep", headers=bearer(settings.metrics_token))
     assert (await deep.json())["data"]["checks"]["worker"]["status"] == "ok"

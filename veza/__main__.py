@@ -12,20 +12,18 @@ from veza.settings import ConfigError, Settings, load_settings
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
-    from aiohttp import web
-
     from veza.app import create_app
     from veza.logs import AccessLogger
+    from veza.serve import run
 
-    web.run_app(
+    run(
         create_app(settings),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        args.host or settings.host,
+        args.port or settings.port,
+        per_address=settings.max_connections_per_address,
         access_log_class=AccessLogger,
         access_log=logging.getLogger("veza.access") if settings.access_log else None,
-        print=lambda *_: logging.getLogger("veza").info(
-            "serving on %s:%s", args.host or settings.host, args.port or settings.port
-        ),
+        keepalive_timeout=75,  # aiohttp's run_app default; the handler's own default is an hour
     )
 
 

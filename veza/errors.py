@@ -9,6 +9,7 @@ class ApiError(Exception):
     status = 500
     code = "internal_error"
     message = "Internal server error"
+    close_connection = False  # answer, then close the connection instead of keeping it alive
 
     def __init__(
         self,
@@ -81,3 +82,10 @@ class Unavailable(ApiError):
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("headers", {"Retry-After": str(self.retry_after)})
         super().__init__(message, **kwargs)
+
+
+class RequestTimeout(ApiError):
+    """The client stopped sending its body; the connection is closed after the answer."""
+
+    status, code, message = 408, "request_timeout", "The request body stopped arriving"
+    close_connection = True

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import web, web_response
+from multidict import CIMultiDict
 
 from veza.keys import REQUEST_ID, SETTINGS
+
+SERVER = "Veza"
+# aiohttp gives every answer that has none `Server: Python/<version> aiohttp/<version>`, its own
+# answers to malformed requests included (no middleware sees those). It has no setting for the
+# header; this module global is what it reads when it writes one.
+web_response.SERVER_SOFTWARE = SERVER
+CORS_EXPOSED = "X-Request-ID, Retry-After, ETag"
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -29,16 +37,34 @@ def add_response_headers(request: web.Request, response: web.StreamResponse) -> 
     settings = request.app[SETTINGS]
     if settings.public_url.startswith("https://"):
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    origin = request.headers.get("Origin")
-    if origin and origin_allowed(settings.cors_origins, origin):
+    if settings.cors_origins:
+        add_cors_headers(settings.cors_origins, request.headers.get("Origin"), headers)
+
+
+def add_cors_headers(allowed: list[str], origin: str | None, headers: CIMultiDict[str]) -> None:
+    """A listed origin is echoed and may send credentials; with "*" any other origin may read
+    the answer, without credentials. Either way the answer depends on Origin: `Vary: Origin`."""
+    if "origin" not in headers.get("Vary", "").lower():
+        headers.add("Vary", "Origin")
+    if not origin:
+        return
+    if origin_listed(allowed, origin):
         headers["Access-Control-Allow-Origin"] = origin
         headers["Access-Control-Allow-Credentials"] = "true"
-        headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After, ETag"
-        headers.add("Vary", "Origin")
+    elif "*" in allowed:
+        headers["Access-Control-Allow-Origin"] = "*"
+    else:
+        return
+    headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
+
+
+def origin_listed(allowed: list[str], origin: str) -> bool:
+    """Named in CORS_ORIGINS. `null` (sandboxed frames, files) is never trusted with credentials."""
+    return origin != "null" and origin != "*" and origin in allowed
 
 
 def origin_allowed(allowed: list[str], origin: str) -> bool:
-    return origin in allowed or "*" in allowed
+    return origin_listed(allowed, origin) or "*" in allowed
 
 
 async def prepare(request: web.Request, response: web.StreamResponse) -> None:

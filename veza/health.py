@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hmac
 import shutil
 import time
 from collections.abc import Awaitable, Callable
@@ -14,8 +15,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from veza.constants import WORKER_HEARTBEAT_KEY
+from veza.errors import Forbidden, Unauthorized
 from veza.http import endpoint, error_body, json_response, ok
-from veza.keys import DB, METRICS, REDIS, REQUEST_ID, SETTINGS
+from veza.keys import DB, METRICS, REDIS, REQUEST_ID, SETTINGS, USER
 from veza.metrics import CONTENT_TYPE
 from veza.storage import check_storage
 
@@ -44,10 +46,12 @@ class ConfigSummary(BaseModel):
 
 
 class DeepHealth(BaseModel):
+    """The status for everyone; the rest only for an admin's token or METRICS_TOKEN."""
+
     status: Literal["healthy", "degraded", "unhealthy"]
-    timestamp: datetime
-    checks: dict[str, Check]
-    config: ConfigSummary
+    timestamp: datetime | None = None
+    checks: dict[str, Check] | None = None
+    config: ConfigSummary | None = None
 
 
 async def check_database(app: web.Application) -> CheckResult:
@@ -108,6 +112,18 @@ async def run_checks(app: web.Application) -> tuple[str, dict[str, CheckResult]]
     return "healthy", checks
 
 
+def may_see_details(request: web.Request) -> bool:
+    """An admin (by access token), or monitoring presenting METRICS_TOKEN as its bearer token."""
+    user = request.get(USER)
+    if user is not None and user.role == "admin":
+        return True
+    expected = request.app[SETTINGS].metrics_token
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return (
+        bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
+    )
+
+
 def deprecated(handler):
     """The same handler at the legacy root path, flagged with `Deprecation: true`."""
 
@@ -130,7 +146,8 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.get("/health/deep")
 @endpoint(
-    "Deep health check: database, Redis, storage, disk, worker, config summary",
+    "Deep health check: the status; database, Redis, storage, disk, worker and config details "
+    "for an admin's token or METRICS_TOKEN",
     response=DeepHealth,
     tags=["health"],
     errors=[503],
@@ -138,17 +155,16 @@ async def health(request: web.Request) -> web.Response:
 async def health_deep(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     status, checks = await run_checks(request.app)
-    data = {
-        "status": status,
-        "timestamp": datetime.now(UTC),
-        "checks": checks,
-        "config": {
+    data: dict[str, Any] = {"status": status}
+    if may_see_details(request):
+        data["timestamp"] = datetime.now(UTC)
+        data["checks"] = checks
+        data["config"] = {
             "jwt_secret_set": "jwt_secret" not in settings.generated_secrets,
             "stripe_connect_enabled": settings.stripe_connect_enabled,
             "platform_fee_rate": settings.platform_fee_rate,
             "transfer_retry_enabled": settings.transfer_retry_enabled,
-        },
-    }
+        }
     if status == "unhealthy":
         body = error_body("unhealthy", "A required dependency is down", [], request.get(REQUEST_ID))
         return json_response({**body, "data": data}, status=503)
@@ -173,8 +189,19 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 @routes.get("/metrics")
-@endpoint("Prometheus metrics (text exposition format)", tags=["health"], content_type="text/plain")
+@endpoint(
+    "Prometheus metrics (text exposition format), for an admin's token or METRICS_TOKEN",
+    tags=["health"],
+    content_type="text/plain",
+    errors=[401, 403],
+)
 async def metrics(request: web.Request) -> web.Response:
+    if not may_see_details(request):
+        if request.get(USER) is not None:
+            raise Forbidden("Metrics need the admin role or METRICS_TOKEN")
+        raise Unauthorized(
+            "Metrics need an admin's access token or METRICS_TOKEN", headers={"WWW-Authenticate": "Bearer"}
+        )
     body = request.app[METRICS].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 

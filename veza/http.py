@@ -11,11 +11,12 @@ authentication rule, and records all of it for the OpenAPI document::
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import orjson
@@ -23,13 +24,22 @@ from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import to_jsonable_python
 
-from veza.errors import BadRequest, Forbidden, Invalid, NotFound, Unauthorized, UnsupportedMediaType
-from veza.keys import AUTH_ERROR, USER
+from veza.errors import (
+    BadRequest,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RequestTimeout,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from veza.keys import AUTH_ERROR, SETTINGS, USER
 
 if TYPE_CHECKING:
     from veza.auth.tokens import AuthUser
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 
 
 def json_dumps(data: Any) -> bytes:
@@ -91,10 +101,39 @@ def validate(model: type[BaseModel], data: Any) -> BaseModel:
         raise Invalid(details=validation_details(exc)) from None
 
 
+async def within_idle_gap(request: web.Request, read: Awaitable[T]) -> T:
+    """One read of the request body, given at most BODY_IDLE_TIMEOUT seconds to get bytes.
+
+    Past that the client is answered 408 and its connection closed: the body is failed with the
+    timeout, so aiohttp does not linger reading the rest of it. A client gone mid-body is a 400.
+    """
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].body_idle_timeout):
+            return await read
+    except TimeoutError:
+        request.content.set_exception(TimeoutError("the request body stopped arriving"))
+        raise RequestTimeout() from None
+    except ConnectionResetError:
+        # The client left mid-body. Raised as is, aiohttp would log it as an error with its
+        # traceback, one per connection; nobody reads this answer, aiohttp drops it quietly.
+        raise BadRequest("The connection was lost before the body arrived", code="connection_lost") from None
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, as `request.read()` gives it, with no wait for bytes longer than the idle gap."""
+    body = bytearray()
+    limit = request.client_max_size
+    while chunk := await within_idle_gap(request, request.content.readany()):
+        body += chunk
+        if limit and len(body) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+    return bytes(body)
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise UnsupportedMediaType("Content-Type must be application/json")
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw.strip():
         raise BadRequest("Request body is empty", code="empty_body")
     try:

@@ -69,6 +69,8 @@ async def edge(request: web.Request, handler) -> web.StreamResponse:
             response = await handler(request)
     except ApiError as exc:
         response = error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+        if exc.close_connection:
+            response.force_close()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -24,6 +24,7 @@ STATUS_TEXT = {
     403: "Not allowed",
     404: "Not found",
     405: "Method not allowed",
+    408: "The request body stopped arriving",
     409: "Conflict",
     413: "Too large",
     415: "Unsupported media type",
@@ -118,7 +119,7 @@ def _operation(path: str, method: str, handler: Any, refs: dict, schemas: dict) 
         }
     errors = set(spec.errors)
     if spec.body is not None:
-        errors |= {400, 413, 415, 422}
+        errors |= {400, 408, 413, 415, 422}
     if spec.query is not None:
         errors.add(422)
     if params and any(p["in"] == "path" for p in params):

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
 
 # Secrets that production must be given; development invents them.
-SECRETS = ("jwt_secret", "rtmp_callback_secret", "signing_secret", "hyperswitch_webhook_secret")
+SECRETS = ("jwt_secret", "rtmp_callback_secret", "signing_secret", "hyperswitch_webhook_secret", "metrics_token")
 
 
 class ConfigError(Exception):
@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     rtmp_health_timeout: float = 1.0
     signing_secret: str | None = None
     hyperswitch_webhook_secret: str | None = None
+    metrics_token: str | None = None  # bearer token for /metrics and /health/deep's details (monitoring)
 
     cors_origins: list[str] = []
     trust_proxy: bool = False  # behind a router that appends the client to X-Forwarded-For (Heroku)
@@ -79,6 +80,9 @@ class Settings(BaseSettings):
     health_check_timeout: float = 2.0
     log_level: str = "INFO"
     access_log: bool = True
+    body_idle_timeout: float = Field(5.0, gt=0)  # seconds a request body may go without a byte (408 past it)
+    # Concurrent connections from one TCP peer (behind a proxy: the proxy's address); 0 means no cap.
+    max_connections_per_address: int = Field(200, ge=0)
 
     ws_max_sockets_per_client: int = Field(50, ge=1)  # open WebSockets per client address
     ws_max_channels_per_socket: int = Field(100, ge=1)

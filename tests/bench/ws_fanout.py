@@ -588,7 +588,13 @@ def main() -> None:
 
     settings = load_settings()
     database_url = bench_database()
-    env = {**os.environ, "DATABASE_URL": database_url, "WS_MAX_SOCKETS_PER_CLIENT": str(args.sockets + 100)}
+    # Every client socket comes from 127.0.0.1: no per-address caps here.
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "MAX_CONNECTIONS_PER_ADDRESS": "0",
+        "WS_MAX_SOCKETS_PER_CLIENT": str(args.sockets + 100),
+    }
     veza_port, bare_port = unused_port(), unused_port()
     bare_channel = f"live:{uuid.uuid4()}"
     servers = [

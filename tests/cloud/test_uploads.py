@@ -7,7 +7,7 @@ import tracemalloc
 import aiohttp
 import pytest
 
-from tests.cloud.conftest import cloud_settings
+from tests.cloud.conftest import cloud_settings, s3_changes
 from tests.cloud.helpers import (
     FILES,
     fetch,
@@ -253,6 +253,18 @@ async def test_a_client_that_goes_away_leaves_nothing(any_client):
     total = 20 * MiB  # more than one S3 part, so a multipart upload is under way when the client leaves
     with pytest.raises((aiohttp.ClientError, RuntimeError, ConnectionError)):
         await upload(client, user, generated(total, 256 * KiB, fail_after=12 * MiB))
+    await assert_nothing_left(client, user)
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+async def test_an_upload_that_stops_arriving_is_408_and_leaves_nothing(limited, request, backend):
+    changes = s3_changes(request.getfixturevalue("moto_endpoint")) if backend == "s3" else {}
+    client = await limited(body_idle_timeout=0.5, **changes)
+    user = await register(client)
+    never = asyncio.Event()  # the client sends its first 6 MiB (an S3 part is under way), then nothing
+    resp = await upload(client, user, generated(12 * MiB, 6 * MiB, gate=never))
+    assert resp.status == 408
+    assert (await resp.json())["code"] == "request_timeout"
     await assert_nothing_left(client, user)
 
 

@@ -30,7 +30,7 @@ routes = web.RouteTableDef()
 
 TAGS = ["cloud"]
 SHARED_TAGS = ["cloud", "shared"]
-UPLOAD_ERRORS = [400, 413, 415, 422]
+UPLOAD_ERRORS = [400, 408, 413, 415, 422]
 MAX_VERSION = 2**31 - 1
 
 

@@ -4,8 +4,9 @@ Nothing is buffered whole: the part's chunks flow from the socket into
 ``storage.put``; the small text fields (`name`, `tags`) are read with a cap,
 before or after the file. The upload limit is enforced while streaming (and
 up front from Content-Length when the client sends one), the quota through a
-``Reservation`` that grows with the bytes. Whatever goes wrong, the blob
-written so far is removed.
+``Reservation`` that grows with the bytes. A client that stops sending for
+BODY_IDLE_TIMEOUT gets a 408. Whatever goes wrong, the blob written so far
+is removed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from veza.cloud.names import clean_content_type
 from veza.cloud.quota import Reservation, format_bytes
 from veza.errors import BadRequest, Invalid, PayloadTooLarge, UnsupportedMediaType
+from veza.http import within_idle_gap
 from veza.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -106,8 +108,8 @@ async def receive(
 ) -> Received:
     """Read the form: stream its one `file` part to `key`, collect the text fields.
 
-    Raises 400 (malformed), 413 (limit, quota), 415 (encodings), 422 (fields); nothing is left
-    in storage then.
+    Raises 400 (malformed), 408 (the body stopped arriving), 413 (limit, quota), 415 (encodings),
+    422 (fields); nothing is left in storage then.
     """
     try:
         reader = await request.multipart()
@@ -117,15 +119,15 @@ async def receive(
     fields: dict[str, list[str]] = {}
     try:
         for _ in range(MAX_PARTS + 1):
-            part = await _next_part(reader)
+            part = await _next_part(request, reader)
             if part is None:
                 break
             if part.name == "file" and received is None:
-                received = await _store(part, storage, key, limit, reservation)
+                received = await _store(request, part, storage, key, limit, reservation)
             elif part.name == "file":
                 raise Invalid(details=[{"field": "file", "message": "only one file per upload"}])
             elif part.name in text_fields:
-                fields.setdefault(part.name, []).append(await _read_text(part))
+                fields.setdefault(part.name, []).append(await _read_text(request, part))
             else:
                 raise Invalid(details=[{"field": str(part.name or ""), "message": "unknown field"}])
         else:
@@ -140,9 +142,9 @@ async def receive(
     return received
 
 
-async def _next_part(reader: Any) -> BodyPartReader | None:
+async def _next_part(request: web.Request, reader: Any) -> BodyPartReader | None:
     try:
-        part = await reader.next()
+        part = await within_idle_gap(request, reader.next())
     except (ValueError, HttpProcessingError):
         raise MalformedUpload() from None
     if part is not None and not isinstance(part, BodyPartReader):
@@ -156,18 +158,18 @@ def _check_encoding(part: BodyPartReader) -> None:
             raise UnsupportedMediaType(f"{header} is not supported: send the bytes as they are")
 
 
-async def _read_chunk(part: BodyPartReader) -> bytes:
+async def _read_chunk(request: web.Request, part: BodyPartReader) -> bytes:
     try:
-        return await part.read_chunk(READ_SIZE)
+        return await within_idle_gap(request, part.read_chunk(READ_SIZE))
     except (ValueError, HttpProcessingError):
         raise MalformedUpload() from None
 
 
-async def _read_text(part: BodyPartReader) -> str:
+async def _read_text(request: web.Request, part: BodyPartReader) -> str:
     _check_encoding(part)
     data = bytearray()
     while not part.at_eof():
-        data += await _read_chunk(part)
+        data += await _read_chunk(request, part)
         if len(data) > MAX_FIELD_BYTES:
             raise Invalid(details=[{"field": str(part.name), "message": f"at most {MAX_FIELD_BYTES} bytes"}])
     try:
@@ -176,7 +178,9 @@ async def _read_text(part: BodyPartReader) -> str:
         raise Invalid(details=[{"field": str(part.name), "message": "not valid UTF-8"}]) from None
 
 
-async def _store(part: BodyPartReader, storage: Storage, key: str, limit: int, reservation: Reservation) -> Received:
+async def _store(
+    request: web.Request, part: BodyPartReader, storage: Storage, key: str, limit: int, reservation: Reservation
+) -> Received:
     _check_encoding(part)
     digest = hashlib.sha256()
     size = 0
@@ -184,7 +188,7 @@ async def _store(part: BodyPartReader, storage: Storage, key: str, limit: int, r
     async def chunks() -> AsyncIterator[bytes]:
         nonlocal size
         while not part.at_eof():
-            chunk = await _read_chunk(part)
+            chunk = await _read_chunk(request, part)
             if not chunk:
                 continue
             size += len(chunk)

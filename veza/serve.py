@@ -1,0 +1,197 @@
+"""How `veza serve` runs the web process: a listening socket that caps the connections one
+address may hold, an accept-failure log of one line per interval, and the open-files limit
+raised to its hard limit.
+
+The cap counts TCP peers. Behind a proxy (TRUST_PROXY) every connection comes from the proxy,
+so there it bounds what one proxy address may hold: set MAX_CONNECTIONS_PER_ADDRESS above the
+proxy's own concurrency, or 0 to turn the cap off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+ACCEPT_FAILURE_LOG_INTERVAL = 10.0  # seconds between two lines about refused accepts
+# What asyncio's selector loop reports when accept() fails for want of file descriptors or memory.
+ACCEPT_FAILURE = "socket.accept() out of system resource"
+
+
+class Throttle:
+    """Lets one event through per `interval` seconds and counts the ones it held back."""
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.held_back = 0
+        self._last: float | None = None
+
+    def allow(self) -> bool:
+        now = self.clock()
+        if self._last is not None and now - self._last < self.interval:
+            self.held_back += 1
+            return False
+        self._last = now
+        return True
+
+    def take_held_back(self) -> int:
+        held_back, self.held_back = self.held_back, 0
+        return held_back
+
+
+class AcceptFailureLog:
+    """The event loop's exception handler: refused accepts make one log line per interval.
+
+    When the process runs out of file descriptors, asyncio logs every failed accept() with its
+    traceback (and retries many times a second); anything else goes to the default handler.
+    """
+
+    def __init__(self, interval: float = ACCEPT_FAILURE_LOG_INTERVAL, clock: Callable[[], float] = time.monotonic):
+        self.throttle = Throttle(interval, clock)
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if not str(context.get("message", "")).startswith(ACCEPT_FAILURE):
+            loop.default_exception_handler(context)
+            return
+        if self.throttle.allow():
+            log.error(
+                "cannot accept connections: %s (%d more refused accepts since the last line)",
+                context.get("exception"),
+                self.throttle.take_held_back(),
+            )
+
+
+class AddressCap:
+    """A protocol factory for `loop.create_server`: at most `limit` open connections per client
+    address (0: no limit). A connection past the limit is closed before aiohttp sees it."""
+
+    def __init__(self, factory: Callable[[], asyncio.Protocol], limit: int) -> None:
+        self.factory = factory
+        self.limit = limit
+        self.open: Counter[str] = Counter()
+        self.refusals = Throttle(ACCEPT_FAILURE_LOG_INTERVAL)
+
+    def __call__(self) -> asyncio.Protocol:
+        return _CountedConnection(self)
+
+    def admit(self, address: str) -> bool:
+        if self.limit and self.open[address] >= self.limit:
+            if self.refusals.allow():
+                log.warning(
+                    "refusing connections from %s: it holds %d already (%d more refused since the last line)",
+                    address,
+                    self.limit,
+                    self.refusals.take_held_back(),
+                )
+            return False
+        self.open[address] += 1
+        return True
+
+    def release(self, address: str) -> None:
+        self.open[address] -= 1
+        if self.open[address] <= 0:
+            del self.open[address]
+
+
+class _CountedConnection(asyncio.Protocol):
+    """Counts its connection against its address, and hands everything else to aiohttp's protocol."""
+
+    def __init__(self, cap: AddressCap) -> None:
+        self.cap = cap
+        self.address: str | None = None
+        self.inner: asyncio.Protocol | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        if not self.cap.admit(address):
+            transport.abort()
+            return
+        self.address = address
+        self.inner = inner = self.cap.factory()
+        # The transport calls these on every read and write: straight to aiohttp's protocol.
+        self.data_received = inner.data_received  # type: ignore[method-assign]
+        self.eof_received = inner.eof_received  # type: ignore[method-assign]
+        self.pause_writing = inner.pause_writing  # type: ignore[method-assign]
+        self.resume_writing = inner.resume_writing  # type: ignore[method-assign]
+        inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.inner is None:
+            return
+        self.cap.release(self.address or "")
+        self.inner.connection_lost(exc)
+
+
+class CappedTCPSite(web.BaseSite):
+    """A TCP site whose connections go through an AddressCap."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, per_address: int, **kwargs: Any) -> None:
+        super().__init__(runner, **kwargs)
+        self._host = host
+        self._port = port
+        self.per_address = per_address
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        """The bound port (the one asked for until the site has started)."""
+        if self._server is not None and self._server.sockets:
+            return self._server.sockets[0].getsockname()[1]
+        return self._port
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        self.cap = AddressCap(server, self.per_address)
+        self._server = await asyncio.get_running_loop().create_server(
+            self.cap, self._host, self._port, backlog=self._backlog
+        )
+
+
+def raise_open_files_limit() -> None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit: every connection holds a descriptor."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:  # an unlimited hard limit may exceed what the kernel allows
+        log.warning("could not raise the open-files limit from %d: %s", soft, exc)
+
+
+async def serve(app: web.Application, host: str, port: int, *, per_address: int, **runner_args: Any) -> None:
+    """Serve `app` until SIGINT or SIGTERM, then shut it down gracefully."""
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(AcceptFailureLog())
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(app, **runner_args)
+    await runner.setup()
+    try:
+        site = CappedTCPSite(runner, host, port, per_address=per_address)
+        await site.start()
+        log.info("serving on %s:%s", host, site.port)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def run(app: web.Application, host: str, port: int, *, per_address: int, **runner_args: Any) -> None:
+    raise_open_files_limit()
+    asyncio.run(serve(app, host, port, per_address=per_address, **runner_args))
