@@ -21,6 +21,7 @@ from veza.constants import RECONCILE_STORAGE_JOB, STORAGE_RECONCILIATION_KEY
 from veza.jobs import enqueue
 from veza.keys import DB, REDIS, STORAGE
 from veza.storage import queries
+from veza.storage import reconcile as reconcile_module
 from veza.storage.reconcile import MASS_DELETE_MIN, reconcile
 from workers.settings import WorkerSettings
 from workers.storage import RECONCILE_TIMEOUT
@@ -168,6 +169,30 @@ async def test_running_twice_changes_nothing_more(client):
     assert after_first == await stored(app) == {kept["storage_key"]}
     assert (first.orphans_deleted, first.missing) == (2, 1)
     assert (second.orphans_found, second.orphans_deleted, second.missing) == (0, 0, 1)
+
+
+async def test_many_blobs_and_rows_are_compared_page_by_page(client, monkeypatch):
+    app = client.app
+    monkeypatch.setattr(reconcile_module, "BATCH", 2)
+    app[STORAGE].scan_batch = 3
+    user = await make_user(client)
+    files = [(await upload_file(client, user))["id"] for _ in range(5)]
+    for file_id in files[:2]:  # versions sharing a blob, across page boundaries
+        resp = await client.post(f"/api/v1/cloud/files/{file_id}/versions", headers=user["headers"])
+        assert resp.status == 201
+    blobs = [await blob_of(app, file_id) for file_id in files]
+    for gone in blobs[1:3]:
+        await app[STORAGE].delete(gone["storage_key"])
+    for _ in range(4):
+        await put_orphan(app)
+
+    result = await reconcile(app, now=later())
+
+    kept = {blob["storage_key"] for blob in blobs[:1] + blobs[3:]}
+    assert await stored(app) == kept
+    assert (result.scanned, result.orphans_found, result.orphans_deleted) == (7, 4, 4)
+    assert result.missing == 3  # file 2's two versions and file 3's one
+    assert {row["storage_key"] for row in result.missing_rows} == {blob["storage_key"] for blob in blobs[1:3]}
 
 
 async def test_a_run_waits_for_no_one_while_another_runs(client, database_url):

@@ -25,9 +25,9 @@ BLOB_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 RECONCILE_LOCK = 0x7665_7A61_0001  # pg advisory lock id: one reconciliation at a time
 
 
-def _not_named(prefix: str, alias: str = "s") -> str:
-    return " AND ".join(
-        f"NOT EXISTS (SELECT 1 FROM {table} r WHERE r.{column} = {alias}.key)" for table, column in BLOB_COLUMNS[prefix]
+def _named(prefix: str) -> str:
+    return " OR ".join(
+        f"EXISTS (SELECT 1 FROM {table} r WHERE r.{column} = s.key)" for table, column in BLOB_COLUMNS[prefix]
     )
 
 
@@ -58,43 +58,32 @@ async def add_scanned(db: Queries, objects: list[StoredObject]) -> None:
     )
 
 
-async def count_orphans(db: Queries, prefix: str, cutoff: datetime) -> tuple[int, int]:
-    """(scanned blobs older than cutoff, those of them that no row names)."""
-    row = await db.fetch_one(
-        f"""
-        SELECT count(*) AS old, count(*) FILTER (WHERE {_not_named(prefix)}) AS orphans
-        FROM storage_scan s WHERE s.modified < %s
-        """,
-        (cutoff,),
-    )
-    assert row is not None
-    return row["old"], row["orphans"]
+# Pages walk an index and stop after `limit` rows, so each statement stays short however large the
+# tables: a statement timeout never hits, and nothing is held but a page.
 
 
-async def orphans(db: Queries, prefix: str, cutoff: datetime, after: str, limit: int) -> list[str]:
-    """Keys after `after` of scanned blobs older than cutoff that no row names, in key order."""
-    rows = await db.fetch_all(
-        f"""
-        SELECT s.key FROM storage_scan s
-        WHERE s.key > %(after)s AND s.modified < %(cutoff)s AND {_not_named(prefix)}
-        ORDER BY s.key LIMIT %(limit)s
-        """,
-        {"after": after, "cutoff": cutoff, "limit": limit},
-    )
-    return [row["key"] for row in rows]
-
-
-async def missing(
-    db: Queries, prefix: str, table: str, column: str, *, before: datetime, after: tuple[str, Any], limit: int
-) -> list[Row]:
-    """Rows of `table` created before `before` whose blob the scan did not see, after `after` = (key, id)."""
+async def scanned_page(db: Queries, prefix: str, after: str, limit: int) -> list[Row]:
+    """The next scanned blobs after key `after`, in key order, each with whether a row names it."""
     return await db.fetch_all(
         f"""
-        SELECT r.id, r.{column} AS storage_key FROM {table} r
-        WHERE starts_with(r.{column}, %(prefix)s) AND r.created_at < %(before)s
-          AND (r.{column}, r.id) > (%(key)s, %(id)s)
-          AND NOT EXISTS (SELECT 1 FROM storage_scan s WHERE s.key = r.{column})
+        SELECT s.key, s.modified, ({_named(prefix)}) AS named
+        FROM storage_scan s WHERE s.key > %s ORDER BY s.key LIMIT %s
+        """,
+        (after, limit),
+    )
+
+
+async def naming_page(
+    db: Queries, prefix: str, table: str, column: str, after: tuple[str, Any], limit: int
+) -> list[Row]:
+    """The next rows of `table` after (key, id) that name a blob under `prefix`, each with whether the scan saw it."""
+    return await db.fetch_all(
+        f"""
+        SELECT r.id, r.{column} AS storage_key, r.created_at,
+               EXISTS (SELECT 1 FROM storage_scan s WHERE s.key = r.{column}) AS seen
+        FROM {table} r
+        WHERE r.{column} >= %(key)s AND (r.{column}, r.id) > (%(key)s, %(id)s) AND starts_with(r.{column}, %(prefix)s)
         ORDER BY r.{column}, r.id LIMIT %(limit)s
         """,
-        {"prefix": prefix, "before": before, "key": after[0], "id": after[1], "limit": limit},
+        {"prefix": prefix, "key": after[0], "id": after[1], "limit": limit},
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -120,12 +121,14 @@ async def _report_missing(
     db: Session, storage: Storage, prefix: str, scan_began: datetime, result: Reconciliation
 ) -> None:
     for table, column in queries.BLOB_COLUMNS[prefix]:
-        after: tuple[str, Any] = ("", "00000000-0000-0000-0000-000000000000")
-        while rows := await queries.missing(db, prefix, table, column, before=scan_began, after=after, limit=BATCH):
+        after: tuple[str, Any] = (prefix, "00000000-0000-0000-0000-000000000000")
+        while rows := await queries.naming_page(db, prefix, table, column, after, BATCH):
             after = (rows[-1]["storage_key"], rows[-1]["id"])
             present: dict[str, bool] = {}
             for row in rows:
                 key = row["storage_key"]
+                if row["seen"] or row["created_at"] >= scan_began:
+                    continue
                 if key not in present:
                     present[key] = await storage.exists(key)
                 if not present[key]:
@@ -141,10 +144,22 @@ def _record_missing(result: Reconciliation, table: str, row_id: str, key: str) -
         log.warning("row %s of %s names blob %s, which storage lacks", row_id, table, key, extra={"fields": entry})
 
 
+async def _orphans(db: Session, prefix: str, cutoff: datetime) -> AsyncIterator[tuple[int, list[str]]]:
+    """Page by page: how many scanned blobs are older than cutoff, and the keys of those that no row names."""
+    after = ""
+    while page := await queries.scanned_page(db, prefix, after, BATCH):
+        after = page[-1]["key"]
+        old = [item for item in page if item["modified"] < cutoff]
+        yield len(old), [item["key"] for item in old if not item["named"]]
+
+
 async def _delete_orphans(
     db: Session, storage: Storage, prefix: str, cutoff: datetime, result: Reconciliation, *, dry_run: bool, force: bool
 ) -> None:
-    old, found = await queries.count_orphans(db, prefix, cutoff)
+    old = found = 0
+    async for old_in_page, orphans in _orphans(db, prefix, cutoff):
+        old += old_in_page
+        found += len(orphans)
     result.orphans_found += found
     if dry_run or not found:
         return
@@ -156,10 +171,9 @@ async def _delete_orphans(
         )
         log.error("storage reconciliation refused to delete: %s", result.refused)
         return
-    after = ""
-    while keys := await queries.orphans(db, prefix, cutoff, after, BATCH):
-        after = keys[-1]
-        for key in keys:
+    # Whether a row names a blob is asked again here, just before it goes.
+    async for _, orphans in _orphans(db, prefix, cutoff):
+        for key in orphans:
             try:
                 await storage.delete(key)
             except Exception:
