@@ -1,4 +1,4 @@
-"""The ``veza`` command: serve, worker, migrate, dev, seed, openapi."""
+"""The ``veza`` command: serve, worker, migrate, dev, seed, openapi, create-admin, reconcile-storage."""
 
 from __future__ import annotations
 
@@ -89,6 +89,26 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
     print(f"admin {user['username']} <{user['email']}> created with id {user['id']}")
 
 
+def cmd_reconcile_storage(settings: Settings, args: argparse.Namespace) -> None:
+    from veza.app import running_resources
+    from veza.http import json_dumps
+    from veza.storage.reconcile import reconcile
+
+    async def run() -> dict:
+        async with running_resources(settings) as app:
+            return (await reconcile(app, dry_run=args.dry_run, force=args.force)).summary()
+
+    try:
+        summary = asyncio.run(run())
+    except ConfigError as exc:
+        sys.exit(f"veza: {exc}")
+    sys.stdout.write(json_dumps(summary).decode() + "\n")
+    if summary["skipped"]:
+        sys.exit("veza: another storage reconciliation is running")
+    if summary["refused"]:
+        sys.exit(f"veza: {summary['refused']}")
+
+
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
     from veza.devserver import run_dev
 
@@ -114,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--username", required=True)
     admin.set_defaults(func=cmd_create_admin)
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
+    reconcile = sub.add_parser(
+        "reconcile-storage",
+        help="delete stored blobs that no row names (older than STORAGE_ORPHAN_GRACE_SECONDS), "
+        "report rows whose blob is missing; the worker does this daily",
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="count orphans, delete nothing")
+    reconcile.add_argument("--force", action="store_true", help="delete even when most old blobs look orphaned")
+    reconcile.set_defaults(func=cmd_reconcile_storage)
     sub.add_parser("dev", help="run web and worker, starting embedded PostgreSQL/Redis when needed").set_defaults(
         func=cmd_dev
     )

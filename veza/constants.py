@@ -2,5 +2,9 @@
 
 API_PREFIX = "/api/v1"
 
+# Job names.
+RECONCILE_STORAGE_JOB = "reconcile_storage"
+
 # Redis keys.
 WORKER_HEARTBEAT_KEY = "veza:worker:heartbeat"
+STORAGE_RECONCILIATION_KEY = "veza:storage:reconciliation"  # the last run's summary, for /health/deep

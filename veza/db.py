@@ -144,13 +144,20 @@ class Database(Queries):
         await self.pool.wait_closed()
 
 
-class Transaction(Queries):
+class Session(Queries):
+    """Queries on one connection of their own, each committed as it runs."""
+
     def __init__(self, conn: aiopg.Connection) -> None:
         self.conn = conn
-        self._after_commit: list[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]] = []
 
     async def _run(self, sql: str, params: Params, fetch: str) -> Any:
         return await _execute(self.conn, sql, params, fetch)
+
+
+class Transaction(Session):
+    def __init__(self, conn: aiopg.Connection) -> None:
+        super().__init__(conn)
+        self._after_commit: list[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]] = []
 
     def after_commit(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run ``await fn(*args)`` once the transaction has committed; never on rollback."""
@@ -224,3 +231,17 @@ async def transaction(db: Database, *, isolation: str | None = None):
             raise
         await tx.execute("COMMIT")
     await tx._run_after_commit()
+
+
+@asynccontextmanager
+async def session(db: Database):
+    """One connection for long work that keeps state in its session (temporary tables, advisory locks).
+
+    The connection is closed afterwards rather than handed back to the pool, so that none of that
+    state outlives the block, however it ends.
+    """
+    async with db.pool.acquire() as conn:
+        try:
+            yield Session(conn)
+        finally:
+            conn.close()

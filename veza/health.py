@@ -20,6 +20,7 @@ from veza.http import endpoint, error_body, json_response, ok
 from veza.keys import DB, METRICS, REDIS, REQUEST_ID, SETTINGS, USER
 from veza.metrics import CONTENT_TYPE
 from veza.storage import check_storage
+from veza.storage.reconcile import last_reconciliation
 
 routes = web.RouteTableDef()
 
@@ -88,6 +89,7 @@ CHECKS: dict[str, tuple[Callable[[web.Application], Awaitable[CheckResult]], boo
     "storage": (check_storage, False),
     "disk": (check_disk, False),
     "worker": (check_worker, False),
+    "reconciliation": (last_reconciliation, False),
 }
 
 

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     s3_max_attempts: int = Field(2, ge=1)  # the first try included
     upload_max_bytes: int = 2 * 1024**3
     user_quota_bytes: int = 5 * 1024**3
+    # Blobs that no row names are deleted once this old: an upload writes its blob before its row.
+    storage_orphan_grace_seconds: int = Field(24 * 3600, ge=3600)
 
     payment_gateway: Literal["sandbox", "stripe", "hyperswitch"] = "sandbox"
     catalog_cache_seconds: float = 5.0  # how stale a catalog page may be in another web process

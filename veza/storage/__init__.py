@@ -20,6 +20,7 @@ from veza.storage.base import (
     ObjectNotFound,
     RangeNotSatisfiable,
     Storage,
+    StoredObject,
     content_disposition,
 )
 from veza.storage.local import LocalStorage
@@ -34,6 +35,7 @@ __all__ = [
     "RangeNotSatisfiable",
     "S3Storage",
     "Storage",
+    "StoredObject",
     "check_storage",
     "content_disposition",
     "open_storage",

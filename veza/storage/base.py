@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -52,6 +53,15 @@ class Blob:
         return self.chunks
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """One object as a listing sees it."""
+
+    key: str
+    modified: datetime  # when its bytes were last written (UTC)
+    size: int
+
+
 class Storage(Protocol):
     async def put(self, key: str, stream: AsyncIterable[bytes]) -> int:
         """Store the stream's bytes under key, replacing what was there; return the size.
@@ -80,6 +90,12 @@ class Storage(Protocol):
         With a filename, the download is an attachment under that name.
         """
 
+    def scan(self, prefix: str) -> AsyncIterator[StoredObject]:
+        """Every object whose key starts with `prefix`, in no promised order, streamed: memory does
+        not grow with the number of objects. Objects written or deleted during a scan may or may not
+        be seen.
+        """
+
     async def check(self) -> dict[str, Any]:
         """Raise if the storage cannot be used; the details of /health/deep otherwise."""
 
@@ -99,6 +115,13 @@ def check_key(key: str) -> str:
     ):
         raise InvalidKey(f"invalid storage key: {key!r}")
     return key
+
+
+def check_prefix(prefix: str) -> str:
+    """A listing prefix: empty, or the start of a valid key (``cloud/``, ``cloud/<user>``)."""
+    if prefix:
+        check_key(prefix + "x")  # what may follow a prefix is any valid key's remainder
+    return prefix
 
 
 def check_range(start: int | None, end: int | None) -> None:

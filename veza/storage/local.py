@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import itertools
 import os
 import re
 import stat
 import tempfile
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlencode
@@ -22,8 +24,10 @@ from veza.storage.base import (
     Blob,
     InvalidKey,
     ObjectNotFound,
+    StoredObject,
     check_expires,
     check_key,
+    check_prefix,
     check_range,
     resolve_range,
 )
@@ -43,6 +47,42 @@ def _read_at(file: BinaryIO, offset: int, size: int) -> bytes:
     return file.read(size)
 
 
+def _walk(folder: str, base: str) -> Iterator[StoredObject]:
+    """The files under `folder`, keyed from `base`, one directory open per level (memory stays flat).
+
+    Hidden names are not objects (a put in progress writes ``.<name>.*.part``), nor are symlinks.
+    """
+    try:
+        entries = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    with entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            key = base + entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    yield from _walk(entry.path, key + "/")
+                elif entry.is_file(follow_symlinks=False):
+                    info = entry.stat(follow_symlinks=False)
+                    yield StoredObject(key, datetime.fromtimestamp(info.st_mtime, UTC), info.st_size)
+            except FileNotFoundError:  # deleted while we looked
+                continue
+
+
+def _valid(key: str) -> bool:
+    try:
+        check_key(key)
+    except InvalidKey:
+        return False
+    return True
+
+
+def _take(objects: Iterator[StoredObject], count: int) -> list[StoredObject]:
+    return list(itertools.islice(objects, count))
+
+
 def _probe(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryFile(dir=root) as file:
@@ -50,6 +90,8 @@ def _probe(root: Path) -> None:
 
 
 class LocalStorage:
+    scan_batch = 1000  # objects read per trip to a thread
+
     def __init__(self, root: Path, signing_secret: str, public_url: str) -> None:
         self.root = Path(root).resolve()
         self._secret = signing_secret.encode()
@@ -132,6 +174,18 @@ class LocalStorage:
         path = self.path(key)
         with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
             await asyncio.to_thread(path.unlink)
+
+    async def scan(self, prefix: str) -> AsyncIterator[StoredObject]:
+        folder = check_prefix(prefix).rpartition("/")[0]
+        objects = _walk(str(self.root / folder) if folder else str(self.root), f"{folder}/" if folder else "")
+        try:
+            while batch := await asyncio.to_thread(_take, objects, self.scan_batch):
+                for item in batch:
+                    if item.key.startswith(prefix) and _valid(item.key):
+                        yield item
+        finally:
+            with contextlib.suppress(ValueError):  # still running in its thread if we were cancelled
+                objects.close()
 
     async def presign(self, key: str, expires: int, filename: str | None = None) -> str:
         check_key(key)

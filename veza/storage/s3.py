@@ -21,8 +21,10 @@ from veza.storage.base import (
     Blob,
     ObjectNotFound,
     RangeNotSatisfiable,
+    StoredObject,
     check_expires,
     check_key,
+    check_prefix,
     check_range,
     content_disposition,
     range_header,
@@ -50,6 +52,8 @@ def s3_unreachable(exc: BaseException) -> bool:
 
 class S3Storage:
     """Use as ``async with S3Storage(...) as storage``: one client for the storage's life."""
+
+    scan_batch = 1000  # keys per listing request (S3's maximum)
 
     def __init__(
         self,
@@ -207,6 +211,14 @@ class S3Storage:
     async def delete(self, key: str) -> None:
         check_key(key)
         await self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    async def scan(self, prefix: str) -> AsyncIterator[StoredObject]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=check_prefix(prefix), PaginationConfig={"PageSize": self.scan_batch}
+        )
+        async for page in pages:
+            for item in page.get("Contents", []):
+                yield StoredObject(item["Key"], item["LastModified"], item["Size"])
 
     async def presign(self, key: str, expires: int, filename: str | None = None) -> str:
         check_key(key)
