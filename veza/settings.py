@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     rtmp_public_url: str = "rtmp://localhost:1935/live"  # what streamers point OBS/ffmpeg at
     rtmp_health_host: str = "127.0.0.1"  # where /live/health checks that the RTMP server answers
     rtmp_health_port: int = 1935
+    rtmp_heartbeat_timeout: float = Field(90.0, gt=0)  # seconds without on_update before a live stream is ended
     signing_secret: str | None = None
     hyperswitch_webhook_secret: str | None = None
 
