@@ -4,3 +4,6 @@ API_PREFIX = "/api/v1"
 
 # Redis keys.
 WORKER_HEARTBEAT_KEY = "veza:worker:heartbeat"
+
+# Job names.
+END_STALE_BROADCASTS_JOB = "end_stale_broadcasts"
