@@ -166,3 +166,26 @@ async def test_the_sweep_ends_silent_streams_once(client, settings):
 def test_the_worker_sweeps_every_thirty_seconds():
     sweeps = [job for job in WorkerSettings.cron_jobs if job.name == f"cron:{END_STALE_BROADCASTS_JOB}"]
     assert [(job.second, job.unique) for job in sweeps] == [({0, 30}, True)]
+
+
+async def test_a_stream_live_before_sessions_were_recorded_is_adopted_by_its_first_heartbeat(client):
+    """Streams live when migration 0007 ran have no publish_client: the first session that reports owns them."""
+    key = await key_of(client, await register(client))
+    await callback(client, "on_publish", key["stream_key"], **FIRST)
+    await client.app[DB].execute("UPDATE live_streams SET publish_client = NULL WHERE id = %s", (key["stream_id"],))
+    assert (await heartbeat(client, key["stream_key"], FIRST)).status == 200
+    assert (await heartbeat(client, key["stream_key"], SECOND)).status == 403
+    assert (await callback(client, "on_publish_done", key["stream_key"], **SECOND)).status == 200
+    assert (await get_stream(client, key["stream_id"]))["is_live"] is True
+    assert (await callback(client, "on_publish_done", key["stream_key"], **FIRST)).status == 200
+    assert (await get_stream(client, key["stream_id"]))["is_live"] is False
+
+
+@pytest.mark.parametrize("event", ["on_publish", "on_publish_done", "on_update", "on_play", "on_play_done"])
+@pytest.mark.parametrize("field", ["name", "addr", "clientid", "call"])
+async def test_nul_in_a_callback_field_is_422(client, event, field):
+    fields = {"name": "live_x", "call": "update_publish", **FIRST}
+    fields[field] += "\x00"
+    resp = await callback(client, event, **fields)
+    body = await resp.json()
+    assert (resp.status, body["code"], body["details"][0]["field"]) == (422, "validation_error", field)

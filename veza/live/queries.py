@@ -130,14 +130,15 @@ ENDED = (
 )
 
 
+# A stream that went live before sessions were recorded (publish_client NULL) belongs to whichever session calls.
+SESSION_MATCHES = "publish_name = %(name)s AND coalesce(publish_client, %(client)s) = %(client)s AND is_live"
+
+
 async def end_live(db: Queries, publish_name: str, client: str) -> Row | None:
     """End the stream that RTMP session `client` publishes under `publish_name`."""
     return await db.fetch_one(
-        f"""
-        UPDATE live_streams SET {ENDED}
-        WHERE publish_name = %s AND publish_client = %s AND is_live RETURNING {COLUMNS}
-        """,
-        (publish_name, client),
+        f"UPDATE live_streams SET {ENDED} WHERE {SESSION_MATCHES} RETURNING {COLUMNS}",
+        {"name": publish_name, "client": client},
     )
 
 
@@ -161,11 +162,11 @@ async def end_stale(db: Queries, stale_after: float) -> list[Row]:
 async def touch_heartbeat(db: Queries, publish_name: str, client: str) -> UUID | None:
     """Record that RTMP session `client` still publishes `publish_name`; None if it no longer holds a live stream."""
     return await db.fetch_val(
-        """
-        UPDATE live_streams SET heartbeat_at = now()
-        WHERE publish_name = %s AND publish_client = %s AND is_live RETURNING id
+        f"""
+        UPDATE live_streams SET heartbeat_at = now(), publish_client = %(client)s
+        WHERE {SESSION_MATCHES} RETURNING id
         """,
-        (publish_name, client),
+        {"name": publish_name, "client": client},
     )
 
 

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from aiohttp import web
 
-from veza.errors import Forbidden
+from veza.errors import Forbidden, Invalid
 from veza.http import Page, endpoint, ok, require_user, uuid_param
 from veza.keys import DB, RTMP_HEALTH, SETTINGS
 from veza.live import queries, service
@@ -104,15 +104,17 @@ async def rtmp_call(request: web.Request) -> RtmpCall:
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Forbidden("Bad callback secret", code="bad_secret")
     form = await request.post()
-    name = form.get("name")
-    if not isinstance(name, str) or not name or len(name) > 200:
-        raise Forbidden("No stream name", code="invalid_stream_key")
-    fields = {field: form.get(field, "") for field in ("addr", "clientid", "call")}
+    fields = {field: form.get(field, "") for field in ("name", "addr", "clientid", "call")}
     fields = {field: value if isinstance(value, str) else "" for field, value in fields.items()}
-    return RtmpCall(name, f"{fields['addr']}/{fields['clientid']}", fields["call"])
+    for field, value in fields.items():
+        if "\x00" in value:
+            raise Invalid(details=[{"field": field, "message": "NUL characters are not allowed"}])
+    if not fields["name"] or len(fields["name"]) > 200:
+        raise Forbidden("No stream name", code="invalid_stream_key")
+    return RtmpCall(fields["name"], f"{fields['addr'][:100]}/{fields['clientid'][:100]}", fields["call"][:100])
 
 
-RTMP_CALLBACK = {"tags": ["rtmp"], "content_type": "application/json", "errors": [403]}
+RTMP_CALLBACK = {"tags": ["rtmp"], "content_type": "application/json", "errors": [403, 422]}
 
 
 @routes.post("/live/rtmp/on_publish")
@@ -124,7 +126,7 @@ RTMP_CALLBACK = {"tags": ["rtmp"], "content_type": "application/json", "errors":
     status=302,
     tags=["rtmp"],
     content_type="application/json",
-    errors=[403, 409],
+    errors=[403, 409, 422],
 )
 async def on_publish(request: web.Request) -> web.Response:
     call = await rtmp_call(request)
