@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.factories import run_burst_worker
+from veza.constants import END_STALE_BROADCASTS_JOB
+from veza.keys import ARQ
+
 SECRET = "rtmp-callback-secret-for-tests"
 
 
@@ -17,3 +21,14 @@ async def key_of(client, user: dict[str, Any]) -> dict[str, Any]:
     resp = await client.get("/api/v1/live/streams/me/key", headers=user["headers"])
     assert resp.status == 200
     return (await resp.json())["data"]
+
+
+async def sweep(client, settings, job_id: str) -> None:
+    """Run the stale-stream sweep job (by its name, as the cron queues it) in a burst worker.
+
+    The worker's cron jobs may run as well when the burst crosses their second: callers check what the
+    sweep did (streams ended, events), not how many jobs ran.
+    """
+    assert await client.app[ARQ].enqueue_job(END_STALE_BROADCASTS_JOB, _job_id=job_id) is not None
+    worker = await run_burst_worker(settings)
+    assert worker.jobs_failed == 0

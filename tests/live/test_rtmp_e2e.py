@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 from aiohttp import ClientWebSocketResponse
 
-from tests.factories import register, run_burst_worker
+from tests.factories import register
 from tests.live import rtmp
+from tests.live.callbacks import sweep
 from veza.app import create_app
-from veza.constants import END_STALE_BROADCASTS_JOB
-from veza.jobs import enqueue
 
 SECRET = "e2e-callback-secret"
 EVENT_TIMEOUT = 20
@@ -173,12 +172,6 @@ async def test_viewers_play_by_the_public_id_and_never_by_the_key(client, nginx)
     counts = [e["data"]["viewer_count"] for e in events if e["event"] == "stream.viewers"]
     assert 1 in counts  # the viewer by id was counted; the one by key never was
     assert max(counts) == 1
-
-
-async def sweep(client, settings, job_id: str) -> None:
-    await enqueue(client.app, END_STALE_BROADCASTS_JOB, job_id=job_id)
-    worker = await run_burst_worker(settings)
-    assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
 
 
 @needs_rtmp

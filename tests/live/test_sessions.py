@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from tests.factories import register, run_burst_worker, ws_receive, ws_subscribe
-from tests.live.callbacks import SECRET, callback, key_of
+from tests.factories import register, ws_receive, ws_subscribe
+from tests.live.callbacks import SECRET, callback, key_of, sweep
 from veza.app import create_app
 from veza.constants import END_STALE_BROADCASTS_JOB
-from veza.jobs import enqueue
 from veza.keys import DB, SETTINGS
+from veza.live.service import end_stale_broadcasts
 from workers.settings import WorkerSettings
 
 STREAMS = "/api/v1/live/streams"
@@ -133,7 +133,7 @@ async def test_heartbeats_of_unknown_sessions_are_refused_and_viewers_pass(clien
     assert (bad.status, (await bad.json())["code"]) == (403, "bad_secret")
 
 
-async def test_the_sweep_ends_silent_streams_once(client, settings):
+async def test_the_sweep_ends_silent_streams_once(client):
     silent = await key_of(client, await register(client))
     fresh = await key_of(client, await register(client))
     await callback(client, "on_publish", silent["stream_key"], **FIRST)
@@ -142,25 +142,31 @@ async def test_the_sweep_ends_silent_streams_once(client, settings):
     ws = await client.ws_connect("/api/v1/ws")
     await ws_subscribe(ws, f"live:{silent['stream_id']}")
 
-    await enqueue(client.app, END_STALE_BROADCASTS_JOB)
-    worker = await run_burst_worker(settings)
-    assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
+    assert await end_stale_broadcasts(client.app) == 1
     ended = await ws_receive(ws)
     assert (ended["event"], ended["data"]["is_live"]) == ("stream.ended", False)
-    assert (await get_stream(client, silent["stream_id"]))["is_live"] is False
+    stream = await get_stream(client, silent["stream_id"])
+    assert stream["is_live"] is False
     assert (await get_stream(client, fresh["stream_id"]))["is_live"] is True
 
-    await enqueue(client.app, END_STALE_BROADCASTS_JOB, job_id="again")
-    worker = await run_burst_worker(settings)
-    assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
+    assert await end_stale_broadcasts(client.app) == 0
     with pytest.raises(TimeoutError):
         await ws_receive(ws, timeout=0.5)  # a second run ends nothing and announces nothing
+    assert (await get_stream(client, silent["stream_id"]))["ended_at"] == stream["ended_at"]
 
     # The key publishes again: a new stream, no 409.
     again = await callback(client, "on_publish", silent["stream_key"], **SECOND)
     assert again.status == 302
     assert again.headers["Location"] != silent["stream_id"]
     await ws.close()
+
+
+async def test_the_worker_job_sweeps(client, settings):
+    key = await key_of(client, await register(client))
+    await callback(client, "on_publish", key["stream_key"], **FIRST)
+    await silence(client, key["stream_id"])
+    await sweep(client, settings, "once")
+    assert (await get_stream(client, key["stream_id"]))["is_live"] is False
 
 
 def test_the_worker_sweeps_every_thirty_seconds():
