@@ -94,9 +94,10 @@ async def events_about(ws: ClientWebSocketResponse, stream_id: str, seconds: flo
 
 async def next_event_of(ws: ClientWebSocketResponse, user_id: str) -> dict[str, Any]:
     """The next event on `live` about one of the user's streams (other suites sharing Redis publish there too)."""
-    while (message := await next_event(ws))["data"].get("user_id") != user_id:
-        pass
-    return message
+    while True:
+        message = await next_event(ws)
+        if isinstance(message["data"], dict) and message["data"].get("user_id") == user_id:
+            return message
 
 
 def assert_refused(code: int, stderr: str, nginx: rtmp.Nginx, name: str) -> None:
