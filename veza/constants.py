@@ -4,6 +4,7 @@ API_PREFIX = "/api/v1"
 
 # Job names.
 RECONCILE_STORAGE_JOB = "reconcile_storage"
+END_STALE_BROADCASTS_JOB = "end_stale_broadcasts"
 
 # Redis keys.
 WORKER_HEARTBEAT_KEY = "veza:worker:heartbeat"

@@ -8,6 +8,7 @@ from arq import cron
 
 from veza.app import running_resources
 from veza.settings import load_settings
+from workers.live import end_stale_broadcasts_cron
 from workers.storage import reconcile_storage_cron
 from workers.system import worker_heartbeat
 
@@ -26,7 +27,7 @@ async def shutdown(ctx: dict) -> None:
 
 class WorkerSettings:
     functions = [worker_heartbeat]
-    cron_jobs = [cron(worker_heartbeat, second=0, unique=True), reconcile_storage_cron]
+    cron_jobs = [cron(worker_heartbeat, second=0, unique=True), end_stale_broadcasts_cron, reconcile_storage_cron]
     on_startup = startup
     on_shutdown = shutdown
     max_tries = 5

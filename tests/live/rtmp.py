@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ CONFIG = Path(__file__).resolve().parents[2] / "config" / "nginx-rtmp.conf"
 MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 FFMPEG = shutil.which("ffmpeg") or "ffmpeg"
+FFPROBE = shutil.which("ffprobe") or "ffprobe"
 START_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
 FFMPEG_TIMEOUT = 20.0
@@ -26,7 +28,7 @@ def missing() -> str | None:
         return "nginx is not installed (apt-get install nginx libnginx-mod-rtmp)"
     if not MODULE.exists():
         return f"{MODULE} is missing (apt-get install libnginx-mod-rtmp)"
-    if shutil.which(FFMPEG) is None:
+    if shutil.which(FFMPEG) is None or shutil.which(FFPROBE) is None:
         return "ffmpeg is not installed (apt-get install ffmpeg)"
     return None
 
@@ -37,14 +39,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def render(app_url: str, secret: str, rtmp_port: int, http_port: int) -> str:
-    """The production config with the placeholders filled in and the listeners moved to local test ports."""
+def render(app_url: str, secret: str, rtmp_port: int, http_port: int, update_seconds: int = 30) -> str:
+    """The production config with the placeholders filled in, the listeners moved to local test ports,
+    and on_update sent every `update_seconds`."""
     text = CONFIG.read_text()
     substitutions = {
         "${VEZA_URL}": app_url,
         "${RTMP_CALLBACK_SECRET}": secret,
         "listen 1935;": f"listen 127.0.0.1:{rtmp_port};",
         "listen 127.0.0.1:8081;": f"listen 127.0.0.1:{http_port};",
+        "notify_update_timeout 30s;": f"notify_update_timeout {update_seconds}s;",
     }
     for placeholder, value in substitutions.items():
         if placeholder not in text:
@@ -53,11 +57,12 @@ def render(app_url: str, secret: str, rtmp_port: int, http_port: int) -> str:
     return text
 
 
-@dataclass(frozen=True)
+@dataclass
 class Nginx:
     prefix: Path
     rtmp_port: int
     http_port: int
+    pid: int = 0  # of the master, which leads the process group of master and worker
 
     @property
     def error_log(self) -> Path:
@@ -68,6 +73,10 @@ class Nginx:
 
     def log(self) -> str:
         return self.error_log.read_text(errors="replace")
+
+    def crash(self) -> None:
+        """SIGKILL master and worker at once: nginx dies without a single on_publish_done."""
+        os.killpg(self.pid, signal.SIGKILL)
 
 
 async def _wait_for_port(port: int, proc: asyncio.subprocess.Process, nginx: Nginx) -> None:
@@ -90,7 +99,8 @@ async def _wait_for_port(port: int, proc: asyncio.subprocess.Process, nginx: Ngi
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:
     if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
+        with suppress(ProcessLookupError):  # crashed by the test
+            proc.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
         except TimeoutError:
@@ -99,11 +109,12 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
 
 
 @asynccontextmanager
-async def running_nginx(prefix: Path, app_url: str, secret: str) -> AsyncIterator[Nginx]:
-    """nginx in the foreground with its pid, logs and temp files under `prefix`; stopped on exit."""
+async def running_nginx(prefix: Path, app_url: str, secret: str, update_seconds: int = 30) -> AsyncIterator[Nginx]:
+    """nginx in the foreground (in a process group of its own) with its pid, logs and temp files under
+    `prefix`; stopped on exit."""
     nginx = Nginx(prefix=prefix, rtmp_port=free_port(), http_port=free_port())
     conf = prefix / "nginx.conf"
-    conf.write_text(render(app_url, secret, nginx.rtmp_port, nginx.http_port))
+    conf.write_text(render(app_url, secret, nginx.rtmp_port, nginx.http_port, update_seconds))
     proc = await asyncio.create_subprocess_exec(
         NGINX,
         "-p",
@@ -117,7 +128,9 @@ async def running_nginx(prefix: Path, app_url: str, secret: str) -> AsyncIterato
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
     )
+    nginx.pid = proc.pid
     try:
         await _wait_for_port(nginx.rtmp_port, proc, nginx)
         yield nginx
@@ -158,3 +171,24 @@ async def finish(proc: asyncio.subprocess.Process) -> tuple[int, str]:
 async def push(url: str, seconds: float = 3) -> tuple[int, str]:
     """Publish `seconds` of test signal to `url`; ffmpeg's exit code and stderr."""
     return await finish(await start_push(url, seconds))
+
+
+async def probe(url: str) -> tuple[int, str, str]:
+    """ffprobe playing `url` as a viewer would: its exit code, the stream types it found, and its stderr."""
+    # fmt: off
+    proc = await asyncio.create_subprocess_exec(
+        FFPROBE, "-hide_banner", "-v", "error", "-rw_timeout", "5000000",
+        "-show_entries", "stream=codec_type", "-of", "csv=p=0", url,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    # fmt: on
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), FFMPEG_TIMEOUT)
+    except TimeoutError:
+        proc.kill()
+        await proc.communicate()
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, stdout.decode(), stderr.decode(errors="replace")

@@ -6,6 +6,7 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,24 +14,44 @@ from aiohttp import ClientWebSocketResponse
 
 from tests.factories import register
 from tests.live import rtmp
+from tests.live.callbacks import sweep
 from veza.app import create_app
 
 SECRET = "e2e-callback-secret"
 EVENT_TIMEOUT = 20
 QUIET_SECONDS = 3
+UPDATE_SECONDS = 1  # nginx's on_update interval here (30 s in production)
+HEARTBEAT_TIMEOUT = 3  # RTMP_HEARTBEAT_TIMEOUT here: a few on_update intervals, as in production
 
 needs_rtmp = pytest.mark.skipif(rtmp.missing() is not None, reason=rtmp.missing() or "")
 
 
 @pytest.fixture
+def settings(settings):
+    return settings.model_copy(update={"rtmp_callback_secret": SECRET, "rtmp_heartbeat_timeout": HEARTBEAT_TIMEOUT})
+
+
+@pytest.fixture
 def app(settings):
-    return create_app(settings.model_copy(update={"rtmp_callback_secret": SECRET}))
+    return create_app(settings)
+
+
+def nginx_for(client, prefix: Path):
+    return rtmp.running_nginx(prefix, f"http://{client.host}:{client.port}", SECRET, update_seconds=UPDATE_SECONDS)
 
 
 @pytest.fixture
 async def nginx(client, tmp_path) -> AsyncIterator[rtmp.Nginx]:
-    async with rtmp.running_nginx(tmp_path, f"http://{client.host}:{client.port}", SECRET) as server:
+    async with nginx_for(client, tmp_path) as server:
         yield server
+
+
+@pytest.fixture
+def another_prefix(tmp_path) -> Path:
+    """Where a second nginx (the one started after a crash) keeps its files."""
+    prefix = tmp_path / "restarted"
+    prefix.mkdir()
+    return prefix
 
 
 async def my_key(client, user: dict[str, Any]) -> dict[str, Any]:
@@ -71,6 +92,14 @@ async def events_about(ws: ClientWebSocketResponse, stream_id: str, seconds: flo
     return events
 
 
+async def next_event_of(ws: ClientWebSocketResponse, user_id: str) -> dict[str, Any]:
+    """The next event on `live` about one of the user's streams (other suites sharing Redis publish there too)."""
+    while True:
+        message = await next_event(ws)
+        if isinstance(message["data"], dict) and message["data"].get("user_id") == user_id:
+            return message
+
+
 def assert_refused(code: int, stderr: str, nginx: rtmp.Nginx, name: str) -> None:
     assert code != 0, stderr
     assert "Input/output error" in stderr, stderr
@@ -92,6 +121,7 @@ async def test_valid_key_goes_live_and_offline(client, nginx):
         assert started["data"]["id"] == key["stream_id"]
         assert started["data"]["is_live"] is True
         assert (await get_stream(client, key["stream_id"]))["is_live"] is True
+        assert f"notify: publish redirect to '{key['stream_id']}'" in nginx.log()
 
         ended = await next_event(ws)
         assert (ended["channel"], ended["event"]) == (channel, "stream.ended")
@@ -115,6 +145,89 @@ async def test_killed_publisher_ends_the_stream(client, nginx):
         code, _ = await rtmp.finish(ffmpeg)
         assert code == -signal.SIGKILL
         assert (await next_event(ws))["event"] == "stream.ended"
+    assert (await get_stream(client, key["stream_id"]))["is_live"] is False
+
+
+@needs_rtmp
+async def test_viewers_play_by_the_public_id_and_never_by_the_key(client, nginx):
+    key = await my_key(client, await register(client))
+    async with client.ws_connect("/api/v1/ws") as ws:
+        await subscribe(ws, f"live:{key['stream_id']}")
+        ffmpeg = await rtmp.start_push(nginx.url(key["stream_key"]), seconds=30)
+        assert (await next_event(ws))["event"] == "stream.started"
+
+        code, found, stderr = await rtmp.probe(nginx.url(key["stream_id"]))
+        assert code == 0, stderr
+        assert sorted(found.split()) == ["audio", "video"]
+
+        code, found, stderr = await rtmp.probe(nginx.url(key["stream_key"]))
+        assert code != 0 and found == "", (found, stderr)
+        assert f"play: name='{key['stream_key']}'" in nginx.log()
+        assert "notify: play '" in nginx.log()
+
+        ffmpeg.terminate()
+        await rtmp.finish(ffmpeg)
+        events = [await next_event(ws)]
+        while events[-1]["event"] != "stream.ended":
+            events.append(await next_event(ws))
+    counts = [e["data"]["viewer_count"] for e in events if e["event"] == "stream.viewers"]
+    assert 1 in counts  # the viewer by id was counted; the one by key never was
+    assert max(counts) == 1
+
+
+@needs_rtmp
+async def test_a_crashed_nginx_is_swept_and_the_key_publishes_again(client, settings, nginx, another_prefix):
+    user = await register(client)
+    key = await my_key(client, user)
+    async with client.ws_connect("/api/v1/ws") as ws:
+        await subscribe(ws, "live")
+        ffmpeg = await rtmp.start_push(nginx.url(key["stream_key"]), seconds=30)
+        assert (await next_event_of(ws, user["user"]["id"]))["event"] == "stream.started"
+        # Longer than the timeout: nginx's on_update heartbeats keep the stream from being swept.
+        await asyncio.sleep(HEARTBEAT_TIMEOUT + UPDATE_SECONDS)
+        await sweep(client, settings, "while-publishing")
+        assert (await get_stream(client, key["stream_id"]))["is_live"] is True
+        assert "notify: update '" in nginx.log()
+
+        nginx.crash()
+        code, _ = await rtmp.finish(ffmpeg)
+        assert code != 0
+        assert (await get_stream(client, key["stream_id"]))["is_live"] is True  # nginx could not tell
+        await asyncio.sleep(HEARTBEAT_TIMEOUT + UPDATE_SECONDS)
+        await sweep(client, settings, "after-the-crash")
+        ended = await next_event_of(ws, user["user"]["id"])
+        assert (ended["event"], ended["data"]["id"]) == ("stream.ended", key["stream_id"])
+        assert (await get_stream(client, key["stream_id"]))["is_live"] is False
+
+        async with nginx_for(client, another_prefix) as restarted:
+            code, stderr = await rtmp.push(restarted.url(key["stream_key"]), seconds=1)
+            assert code == 0, stderr
+        started = await next_event_of(ws, user["user"]["id"])
+        assert started["event"] == "stream.started" and started["data"]["id"] != key["stream_id"]
+
+
+@needs_rtmp
+async def test_a_new_publisher_takes_over_from_a_crashed_nginx(client, nginx, another_prefix):
+    user = await register(client)
+    key = await my_key(client, user)
+    async with client.ws_connect("/api/v1/ws") as ws:
+        await subscribe(ws, "live")
+        async with nginx_for(client, another_prefix) as restarted:
+            ffmpeg = await rtmp.start_push(nginx.url(key["stream_key"]), seconds=30)
+            assert (await next_event_of(ws, user["user"]["id"]))["event"] == "stream.started"
+            # While the first publisher's heartbeat is fresh, a second one is refused.
+            code, stderr = await rtmp.push(restarted.url(key["stream_key"]), seconds=1)
+            assert_refused(code, stderr, restarted, key["stream_key"])
+
+            nginx.crash()
+            await rtmp.finish(ffmpeg)
+            await asyncio.sleep(HEARTBEAT_TIMEOUT + UPDATE_SECONDS)
+            code, stderr = await rtmp.push(restarted.url(key["stream_key"]), seconds=1)
+            assert code == 0, stderr
+        events = [await next_event_of(ws, user["user"]["id"]) for _ in range(3)]
+    assert [e["event"] for e in events] == ["stream.ended", "stream.started", "stream.ended"]
+    assert events[0]["data"]["id"] == key["stream_id"]
+    assert events[1]["data"]["id"] == events[2]["data"]["id"] != key["stream_id"]
     assert (await get_stream(client, key["stream_id"]))["is_live"] is False
 
 
@@ -151,7 +264,7 @@ async def test_regenerated_key_replaces_the_old_one(client, nginx):
     assert events == ["stream.started", "stream.ended"]
 
 
-EVENTS = ["on_publish", "on_publish_done", "on_play", "on_play_done"]
+EVENTS = ["on_publish", "on_publish_done", "on_update", "on_play", "on_play_done"]
 
 
 async def callback(client, event: str, query: str, body: str) -> tuple[int, dict[str, Any]]:
@@ -159,6 +272,7 @@ async def callback(client, event: str, query: str, body: str) -> tuple[int, dict
         f"/api/v1/live/rtmp/{event}{query}",
         data=body,
         headers={"Content-Type": "application/x-www-form-urlencoded"},
+        allow_redirects=False,
     )
     return resp.status, await resp.json()
 
@@ -174,7 +288,7 @@ async def test_callbacks_with_the_secret_are_answered(client):
     key = await my_key(client, await register(client))
     fields = f"app=live&call=publish&name={key['stream_key']}&type=live"
     status, _ = await callback(client, "on_publish", f"?secret={SECRET}", fields)
-    assert status == 200
+    assert status == 302
     assert (await get_stream(client, key["stream_id"]))["is_live"] is True
     status, _ = await callback(client, "on_publish_done", f"?secret={SECRET}", fields)
     assert status == 200

@@ -74,3 +74,9 @@ class StreamKeyOut(BaseModel):
 class LiveHealth(BaseModel):
     status: str
     rtmp_url: str
+
+
+class PublishRedirect(BaseModel):
+    """on_publish's answer: Location (and stream_id) is the name nginx publishes the stream under."""
+
+    stream_id: UUID

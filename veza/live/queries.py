@@ -101,45 +101,78 @@ async def user_by_key(db: Queries, key: str) -> UUID | None:
     return await db.fetch_val("SELECT user_id FROM stream_keys WHERE stream_key = %s", (key,))
 
 
-async def stream_to_go_live(db: Queries, user_id: UUID) -> Row | None:
-    """The streamer's newest stream that has not ended, locked."""
+async def stream_to_go_live(db: Queries, user_id: UUID, stale_after: float) -> Row | None:
+    """The streamer's newest stream that has not ended, locked; `heartbeat_stale` when live but silent."""
     return await db.fetch_one(
         f"""
-        SELECT {COLUMNS} FROM live_streams WHERE user_id = %s AND ended_at IS NULL
+        SELECT {COLUMNS}, is_live AND heartbeat_at < now() - make_interval(secs => %s) AS heartbeat_stale
+        FROM live_streams WHERE user_id = %s AND ended_at IS NULL
         ORDER BY is_live DESC, created_at DESC LIMIT 1 FOR UPDATE
         """,
-        (user_id,),
+        (stale_after, user_id),
     )
 
 
-async def set_live(db: Queries, stream_id: UUID, publish_name: str) -> Row:
+async def set_live(db: Queries, stream_id: UUID, publish_name: str, client: str) -> Row:
     return await db.fetch_one(
         f"""
-        UPDATE live_streams SET is_live = true, publish_name = %s, started_at = now(), ended_at = NULL,
-               viewer_count = 0, updated_at = now()
+        UPDATE live_streams SET is_live = true, publish_name = %s, publish_client = %s, heartbeat_at = now(),
+               started_at = now(), ended_at = NULL, viewer_count = 0, updated_at = now()
         WHERE id = %s RETURNING {COLUMNS}
         """,
-        (publish_name, stream_id),
+        (publish_name, client, stream_id),
     )
 
 
-async def end_live(db: Queries, publish_name: str) -> Row | None:
+ENDED = (
+    "is_live = false, publish_name = NULL, publish_client = NULL, ended_at = now(), viewer_count = 0, "
+    "updated_at = now()"
+)
+
+
+# A stream that went live before sessions were recorded (publish_client NULL) belongs to whichever session calls.
+SESSION_MATCHES = "publish_name = %(name)s AND coalesce(publish_client, %(client)s) = %(client)s AND is_live"
+
+
+async def end_live(db: Queries, publish_name: str, client: str) -> Row | None:
+    """End the stream that RTMP session `client` publishes under `publish_name`."""
     return await db.fetch_one(
+        f"UPDATE live_streams SET {ENDED} WHERE {SESSION_MATCHES} RETURNING {COLUMNS}",
+        {"name": publish_name, "client": client},
+    )
+
+
+async def end_stream(db: Queries, stream_id: UUID) -> Row | None:
+    return await db.fetch_one(
+        f"UPDATE live_streams SET {ENDED} WHERE id = %s AND is_live RETURNING {COLUMNS}", (stream_id,)
+    )
+
+
+async def end_stale(db: Queries, stale_after: float) -> list[Row]:
+    """End every live stream whose last heartbeat is older than `stale_after` seconds."""
+    return await db.fetch_all(
         f"""
-        UPDATE live_streams SET is_live = false, publish_name = NULL, ended_at = now(), viewer_count = 0,
-               updated_at = now()
-        WHERE publish_name = %s AND is_live RETURNING {COLUMNS}
+        UPDATE live_streams SET {ENDED}
+        WHERE is_live AND heartbeat_at < now() - make_interval(secs => %s) RETURNING {COLUMNS}
         """,
-        (publish_name,),
+        (stale_after,),
     )
 
 
-async def live_stream_by_name(db: Queries, name: str) -> Row | None:
-    """The live stream an RTMP play name points at: the name it is published under, or its id."""
-    return await db.fetch_one(
-        f"SELECT {COLUMNS} FROM live_streams WHERE is_live AND (publish_name = %(name)s OR id::text = %(name)s)",
-        {"name": name},
+async def touch_heartbeat(db: Queries, publish_name: str, client: str) -> UUID | None:
+    """Record that RTMP session `client` still publishes `publish_name`; None if it no longer holds a live stream."""
+    return await db.fetch_val(
+        f"""
+        UPDATE live_streams SET heartbeat_at = now(), publish_client = %(client)s
+        WHERE {SESSION_MATCHES} RETURNING id
+        """,
+        {"name": publish_name, "client": client},
     )
+
+
+async def live_stream_by_id(db: Queries, name: str) -> Row | None:
+    """The live stream an RTMP play name points at: its public id (never the key it is published with)."""
+    return await db.fetch_one(f"SELECT {COLUMNS} FROM live_streams WHERE is_live AND id::text = %s", (name,))
 
 
 async def add_viewers(db: Queries, stream_id: UUID, delta: int) -> int | None:

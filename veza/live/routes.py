@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
+from typing import NamedTuple
 
 from aiohttp import web
 
-from veza.errors import Forbidden
+from veza.errors import Forbidden, Invalid
 from veza.http import Page, endpoint, ok, require_user, uuid_param
 from veza.keys import DB, RTMP_HEALTH, SETTINGS
 from veza.live import queries, service
@@ -16,6 +17,7 @@ from veza.live.models import (
     LiveHealth,
     OwnStreamList,
     OwnStreamOut,
+    PublishRedirect,
     StreamIn,
     StreamKeyOut,
     StreamList,
@@ -86,47 +88,84 @@ async def update_stream(request: web.Request, body: StreamUpdate) -> web.Respons
     return ok(OwnStreamOut.model_validate(row))
 
 
-async def rtmp_name(request: web.Request) -> str:
-    """The stream name of an nginx-rtmp callback, once the shared secret in its URL checks out."""
+class RtmpCall(NamedTuple):
+    name: str  # the stream name the client sent: a publisher's key, a viewer's stream id
+    session: str  # which nginx session calls: the client's address and nginx's client id
+    call: str  # publish, publish_done, update_publish, update_play...
+
+
+async def rtmp_call(request: web.Request) -> RtmpCall:
+    """An nginx-rtmp callback's fields, once the shared secret in its URL checks out.
+
+    nginx appends the client's own URL arguments after its fields: only the first of each name counts.
+    """
     expected = request.app[SETTINGS].rtmp_callback_secret or ""
     given = request.query.get("secret", "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Forbidden("Bad callback secret", code="bad_secret")
     form = await request.post()
-    name = form.get("name")
-    if not isinstance(name, str) or not name or len(name) > 200:
+    fields = {field: form.get(field, "") for field in ("name", "addr", "clientid", "call")}
+    fields = {field: value if isinstance(value, str) else "" for field, value in fields.items()}
+    for field, value in fields.items():
+        if "\x00" in value:
+            raise Invalid(details=[{"field": field, "message": "NUL characters are not allowed"}])
+    if not fields["name"] or len(fields["name"]) > 200:
         raise Forbidden("No stream name", code="invalid_stream_key")
-    return name
+    return RtmpCall(fields["name"], f"{fields['addr'][:100]}/{fields['clientid'][:100]}", fields["call"][:100])
 
 
-RTMP_CALLBACK = {"tags": ["rtmp"], "content_type": "application/json", "errors": [403]}
+RTMP_CALLBACK = {"tags": ["rtmp"], "content_type": "application/json", "errors": [403, 422]}
 
 
 @routes.post("/live/rtmp/on_publish")
-@endpoint("nginx-rtmp: a publisher connects; 2xx accepts the stream key, 403 drops it", **RTMP_CALLBACK)
+@endpoint(
+    "nginx-rtmp: a publisher connects; a valid key gets a redirect to the stream's public id "
+    "(nginx publishes under it, so the key is never a play name), anything else 403 (dropped), "
+    "a streamer already live 409",
+    response=PublishRedirect,
+    status=302,
+    tags=["rtmp"],
+    content_type="application/json",
+    errors=[403, 409, 422],
+)
 async def on_publish(request: web.Request) -> web.Response:
-    row = await service.start_broadcast(request.app, await rtmp_name(request))
-    return ok({"stream_id": row["id"]})
+    call = await rtmp_call(request)
+    row = await service.start_broadcast(request.app, call.name, call.session)
+    return ok({"stream_id": row["id"]}, status=302, headers={"Location": str(row["id"])})
 
 
 @routes.post("/live/rtmp/on_publish_done")
 @endpoint("nginx-rtmp: the publisher left; the stream goes offline", **RTMP_CALLBACK)
 async def on_publish_done(request: web.Request) -> web.Response:
-    await service.end_broadcast(request.app, await rtmp_name(request))
+    call = await rtmp_call(request)
+    await service.end_broadcast(request.app, call.name, call.session)
     return ok({"ended": True})
 
 
+@routes.post("/live/rtmp/on_update")
+@endpoint(
+    "nginx-rtmp: a session is still there (every notify_update_timeout); "
+    "a publisher that holds no live stream gets 403 and is dropped",
+    **RTMP_CALLBACK,
+)
+async def on_update(request: web.Request) -> web.Response:
+    call = await rtmp_call(request)
+    if call.call == "update_publish":
+        await service.publisher_heartbeat(request.app, call.name, call.session)
+    return ok({"alive": True})
+
+
 @routes.post("/live/rtmp/on_play")
-@endpoint("nginx-rtmp: a viewer started playing", **RTMP_CALLBACK)
+@endpoint("nginx-rtmp: a viewer started playing a stream by its id", **RTMP_CALLBACK)
 async def on_play(request: web.Request) -> web.Response:
-    await service.count_viewer(request.app, await rtmp_name(request), +1)
+    await service.count_viewer(request.app, (await rtmp_call(request)).name, +1)
     return ok({"counted": True})
 
 
 @routes.post("/live/rtmp/on_play_done")
 @endpoint("nginx-rtmp: a viewer stopped playing", **RTMP_CALLBACK)
 async def on_play_done(request: web.Request) -> web.Response:
-    await service.count_viewer(request.app, await rtmp_name(request), -1)
+    await service.count_viewer(request.app, (await rtmp_call(request)).name, -1)
     return ok({"counted": True})
 
 

@@ -76,50 +76,71 @@ async def announce(app: web.Application, event: str, stream: dict[str, Any]) -> 
     await publish(app, f"live:{stream['id']}", event, stream)
 
 
-async def start_broadcast(app: web.Application, name: str) -> dict[str, Any]:
-    """on_publish: the key's streamer goes live on their newest unfinished stream (or a new one)."""
+async def start_broadcast(app: web.Application, name: str, client: str) -> dict[str, Any]:
+    """on_publish: the key's streamer goes live on their newest unfinished stream (or a new one).
+
+    A stream still live from a session whose heartbeat stopped (nginx died) is ended and a new one
+    starts: the new publisher takes over. A live stream with a fresh heartbeat refuses a second one.
+    """
+    stale_after = app[SETTINGS].rtmp_heartbeat_timeout
     try:
         async with transaction(app[DB]) as tx:
             user_id = await queries.user_by_key(tx, name)
             if user_id is None:
                 raise Forbidden("Unknown stream key", code="invalid_stream_key")
-            stream = await queries.stream_to_go_live(tx, user_id)
+            stream = await queries.stream_to_go_live(tx, user_id, stale_after)
             if stream is not None and stream["is_live"]:
-                raise Conflict("This streamer is already live", code="already_live")
+                if not stream["heartbeat_stale"]:
+                    raise Conflict("This streamer is already live", code="already_live")
+                ended = await queries.end_stream(tx, stream["id"])
+                tx.after_commit(announce, app, "stream.ended", public(ended))
+                stream = None
             if stream is None:
-                latest = await queries.latest_stream(tx, user_id) or {}
-                stream = await queries.insert_stream(
-                    tx,
-                    user_id,
-                    {
-                        key: latest.get(key, default)
-                        for key, default in (
-                            ("title", DRAFT_TITLE),
-                            ("description", ""),
-                            ("category", ""),
-                            ("tags", []),
-                        )
-                    },
-                )
-            row = await queries.set_live(tx, stream["id"], name)
+                stream = await queries.insert_stream(tx, user_id, await metadata_to_carry_on(tx, user_id))
+            row = await queries.set_live(tx, stream["id"], name, client)
             tx.after_commit(announce, app, "stream.started", public(row))
     except UniqueViolation:
         raise Conflict("This streamer is already live", code="already_live") from None
     return row
 
 
-async def end_broadcast(app: web.Application, name: str) -> None:
-    """on_publish_done: the stream published under `name` goes offline."""
+async def metadata_to_carry_on(tx: Queries, user_id: UUID) -> dict[str, Any]:
+    """A new stream's title, description, category and tags: those of the streamer's latest stream."""
+    latest = await queries.latest_stream(tx, user_id) or {}
+    defaults = {"title": DRAFT_TITLE, "description": "", "category": "", "tags": []}
+    return {key: latest.get(key, default) for key, default in defaults.items()}
+
+
+async def end_broadcast(app: web.Application, name: str, client: str) -> None:
+    """on_publish_done: the stream that session `client` published under `name` goes offline."""
     async with transaction(app[DB]) as tx:
-        row = await queries.end_live(tx, name)
+        row = await queries.end_live(tx, name, client)
         if row is not None:
             tx.after_commit(announce, app, "stream.ended", public(row))
 
 
+async def publisher_heartbeat(app: web.Application, name: str, client: str) -> None:
+    """on_update of a publisher: it is still there. A session that holds no live stream is refused (nginx drops it)."""
+    if await queries.touch_heartbeat(app[DB], name, client) is None:
+        raise Forbidden("This session publishes no live stream", code="not_live")
+
+
+async def end_stale_broadcasts(app: web.Application) -> int:
+    """End the streams whose publisher stopped sending heartbeats; how many. Safe to run twice."""
+    async with transaction(app[DB]) as tx:
+        rows = await queries.end_stale(tx, app[SETTINGS].rtmp_heartbeat_timeout)
+        for row in rows:
+            tx.after_commit(announce, app, "stream.ended", public(row))
+    return len(rows)
+
+
 async def count_viewer(app: web.Application, name: str, delta: int) -> None:
-    """on_play / on_play_done: keep viewer_count; viewers hear of it at most once a second."""
+    """on_play / on_play_done: keep viewer_count; viewers hear of it at most once a second.
+
+    Viewers play a stream by its public id (on_publish renamed it); the key is never a play name.
+    """
     db = app[DB]
-    stream = await queries.live_stream_by_name(db, name)
+    stream = await queries.live_stream_by_id(db, name)
     if stream is None:
         if delta > 0:
             raise Forbidden("No live stream by that name", code="not_live")
