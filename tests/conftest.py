@@ -39,6 +39,22 @@ def database_url() -> str:
     return url
 
 
+@pytest.fixture
+def fresh_database_url(database_url):
+    """An empty database of its own, dropped afterwards (for migration tests)."""
+    base, _, name = database_url.rpartition("/")
+    fresh = f"{name}_fresh"
+    admin = psycopg2.connect(f"{base}/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(fresh)))
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(fresh)))
+    yield f"{base}/{fresh}"
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(fresh)))
+    admin.close()
+
+
 @pytest.fixture(scope="session")
 def _truncate_conn(database_url):
     conn = psycopg2.connect(database_url)

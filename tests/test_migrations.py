@@ -2,25 +2,8 @@ import subprocess
 import sys
 
 import psycopg2
-import pytest
-from psycopg2 import sql
 
 from veza.migrate import migrate
-
-
-@pytest.fixture
-def fresh_database_url(database_url):
-    base, _, name = database_url.rpartition("/")
-    fresh = f"{name}_fresh"
-    admin = psycopg2.connect(f"{base}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(fresh)))
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(fresh)))
-    yield f"{base}/{fresh}"
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(fresh)))
-    admin.close()
 
 
 def _state(url):
