@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -98,7 +100,7 @@ class TcpProxy:
 
 
 class RedisServer:
-    """A redis-server of the test's own on a free port, which the test can kill and start again."""
+    """A redis-server of the test's own on a free port, which the test can kill, start again, freeze and thaw."""
 
     def __init__(self, directory: Path, *extra_args: str, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -133,9 +135,25 @@ class RedisServer:
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
+            self.thaw()
             self.process.kill()
             self.process.wait()
         self.process = None
+
+    def freeze(self) -> None:
+        """Stop the server (SIGSTOP): connections stay open and nothing answers."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def subscribers(self, channel: str) -> int:
+        with redis_sync.Redis(port=self.port) as client:
+            return client.pubsub_numsub(channel)[0][1]
+
+    def publish(self, channel: str, message: str) -> None:
+        with redis_sync.Redis(port=self.port) as client:
+            client.publish(channel, message)
 
 
 async def wait_until(predicate, timeout: float = 10.0, every: float = 0.05) -> None:

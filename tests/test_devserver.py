@@ -6,7 +6,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -15,16 +14,11 @@ from pathlib import Path
 
 import psutil
 
+from tests.outage import free_port
 from veza.devserver import shared_secrets
 from veza.settings import ROOT, SECRETS
 
 HEALTHY = {"success": True, "data": {"status": "ok"}}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def health(port: int) -> object:

@@ -6,11 +6,12 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.outage import free_port
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "nginx-rtmp.conf"
 MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
@@ -31,12 +32,6 @@ def missing() -> str | None:
     if shutil.which(FFMPEG) is None or shutil.which(FFPROBE) is None:
         return "ffmpeg is not installed (apt-get install ffmpeg)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def render(app_url: str, secret: str, rtmp_port: int, http_port: int, update_seconds: int = 30) -> str:

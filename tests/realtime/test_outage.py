@@ -8,7 +8,8 @@ import pytest
 import yarl
 
 from tests.factories import register, ws_receive, ws_subscribe
-from tests.realtime.helpers import RedisServer, TcpProxy, closed_with, eventually, make_stream
+from tests.outage import RedisServer, TcpProxy, wait_until
+from tests.realtime.helpers import closed_with, make_stream
 from veza.app import create_app
 from veza.keys import HUB
 from veza.realtime.publish import close_sessions, event_message, public_channel
@@ -17,11 +18,11 @@ WS = "/api/v1/ws"
 
 
 @pytest.fixture
-def redis_server():
-    server = RedisServer()
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path)
     server.start()
     yield server
-    server.close()
+    server.kill()
 
 
 @pytest.fixture
@@ -42,13 +43,13 @@ async def test_channels_are_refused_during_an_outage_and_all_resume_after_it(cli
     await ws_subscribe(early, "live")
 
     redis_server.kill()
-    await eventually(lambda: not hub.online)
+    await wait_until(lambda: not hub.online)
     late = await client.ws_connect(WS)
     await refused(late, f"live:{stream}")
     await refused(late, "live")  # routed to another socket already, but Redis cannot confirm it now
 
     redis_server.start()
-    await eventually(lambda: hub.online)
+    await wait_until(lambda: hub.online)
     assert redis_server.subscribers(public_channel("live")) == 1  # subscribed again, by the hub
     await ws_subscribe(late, f"live:{stream}")
     await ws_subscribe(late, "live")
@@ -70,10 +71,10 @@ async def test_a_frozen_redis_is_noticed_and_its_return_resumes_delivery(client,
     await ws_subscribe(ws, "live")
 
     redis_server.freeze()
-    await eventually(lambda: not hub.online)
+    await wait_until(lambda: not hub.online)
     await refused(ws, f"live:{stream}")
     redis_server.thaw()
-    await eventually(lambda: hub.online)
+    await wait_until(lambda: hub.online)
     redis_server.publish(public_channel("live"), event_message("live", "stream.started", {"back": True}))
     assert (await ws_receive(ws))["data"] == {"back": True}
     await ws.close()
@@ -93,8 +94,8 @@ async def test_the_reader_is_restarted_after_an_unexpected_error(client, redis_s
 
     hub.deliver = fails_once
     redis_server.publish(public_channel("live"), event_message("live", "lost", {}))
-    await eventually(lambda: hub.reader_restarts == 1)
-    await eventually(lambda: hub.online)
+    await wait_until(lambda: hub.reader_restarts == 1)
+    await wait_until(lambda: hub.online)
     redis_server.publish(public_channel("live"), event_message("live", "stream.started", {"after": "restart"}))
     assert (await ws_receive(ws))["data"] == {"after": "restart"}
     assert failures == [public_channel("live")]
@@ -107,7 +108,7 @@ async def database_proxy(settings):
     proxy = TcpProxy(url.host, url.port or 5432)
     await proxy.start()
     yield proxy
-    await proxy.cut()
+    await proxy.kill()
 
 
 @pytest.fixture
@@ -123,7 +124,7 @@ async def test_authenticating_while_dependencies_are_down_closes_with_1013(
 ):
     user = await register(fragile_client)
     redis_server.kill()
-    await database_proxy.cut()
+    await database_proxy.kill()
 
     ws = await fragile_client.ws_connect(f"{WS}?token={user['access_token']}")
     assert (await ws_receive(ws))["code"] == "unavailable"
@@ -138,7 +139,7 @@ async def test_authenticating_while_dependencies_are_down_closes_with_1013(
 async def test_a_stream_channel_while_postgresql_is_down_is_unavailable(fragile_client, database_proxy):
     stream = await make_stream(fragile_client)
     ws = await fragile_client.ws_connect(WS)
-    await database_proxy.cut()
+    await database_proxy.kill()
     await refused(ws, f"live:{stream}")
     await ws_subscribe(ws, "live")  # the socket stays, and Redis-only channels work
     await ws.close()
@@ -149,11 +150,11 @@ async def test_nothing_leaks_when_a_subscriber_leaves_during_an_outage(client, r
     ws = await client.ws_connect(WS)
     await ws_subscribe(ws, "live")
     redis_server.kill()
-    await eventually(lambda: not hub.online)
+    await wait_until(lambda: not hub.online)
     await ws.close()
-    await eventually(lambda: hub.connection_count == 0)
+    await wait_until(lambda: hub.connection_count == 0)
     redis_server.start()
-    await eventually(lambda: hub.online)
+    await wait_until(lambda: hub.online)
     assert redis_server.subscribers(public_channel("live")) == 0
 
 
