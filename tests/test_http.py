@@ -76,6 +76,18 @@ async def test_valid_body_is_echoed_in_the_envelope(client):
         (b"[" * 100_000, {"Content-Type": "application/json"}, 413, "payload_too_large"),
         (b'{"name": "' + b"a" * 2000 + b'"}', {"Content-Type": "application/json"}, 413, "payload_too_large"),
         (b"[" * 1000, {"Content-Type": "application/json"}, 400, "malformed_json"),
+        (
+            '{"name": "ada", "count": 1}'.encode("utf-16"),
+            {"Content-Type": "application/json; charset=utf-16"},
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            b'{"name": "ada", "count": 1}',
+            {"Content-Type": "application/json; charset=latin-1"},
+            415,
+            "unsupported_media_type",
+        ),
     ],
 )
 async def test_bad_bodies_get_the_envelope(client, data, headers, status, code):
@@ -147,6 +159,15 @@ async def test_invalid_fields_are_422_with_details(client, payload, fields):
     body = await resp.json()
     assert_envelope(body, "validation_error")
     assert {d["field"] for d in body["details"]} == fields
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/json; charset=UTF8"])
+async def test_utf8_charset_is_accepted(client, content_type):
+    resp = await client.post(
+        "/api/v1/test/echo", data='{"name": "\u00e9", "count": 1}'.encode(), headers={"Content-Type": content_type}
+    )
+    assert resp.status == 200
+    assert (await resp.json())["data"]["name"] == "\u00e9"
 
 
 async def test_unknown_route_and_wrong_method(client):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -94,7 +95,47 @@ def validation_details(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
+# PostgreSQL text cannot hold NUL, and a lone surrogate has no UTF-8 form (psycopg2 and redis-py
+# fail to encode it): text with either is refused where it enters, never sent to a store.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+UNSTORABLE_MESSAGE = "contains a character that cannot be stored (NUL or a lone surrogate)"
+
+
+def safe_text(text: str) -> str:
+    """Text with its unstorable characters escaped, safe to echo back in an error."""
+    return _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def unstorable_fields(data: Any, field: str = "") -> list[str]:
+    """The fields (dotted, as in validation details) whose text or object key cannot be stored."""
+    bad: list[str] = []
+    stack = [(field, data)]
+    while stack:  # a loop, not recursion: JSON may nest a thousand levels deep
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                bad.append(path or "body")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                here = f"{path}.{safe_text(str(key))}" if path else safe_text(str(key))
+                if isinstance(key, str) and _UNSTORABLE.search(key):
+                    bad.append(here)
+                else:
+                    stack.append((here, item))
+        elif isinstance(value, list | tuple):
+            stack.extend((f"{path}.{i}" if path else str(i), item) for i, item in enumerate(value))
+    return sorted(bad)
+
+
+def refuse_unstorable(data: Any, field: str = "") -> None:
+    """422 naming every field of `data` (nested values and object keys included) that cannot be stored."""
+    bad = unstorable_fields(data, field)
+    if bad:
+        raise Invalid(details=[{"field": name, "message": UNSTORABLE_MESSAGE} for name in bad])
+
+
 def validate(model: type[BaseModel], data: Any) -> BaseModel:
+    refuse_unstorable(data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -133,6 +174,8 @@ async def read_body(request: web.Request) -> bytes:
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise UnsupportedMediaType("Content-Type must be application/json")
+    if request.charset is not None and request.charset.lower() not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType("JSON must be UTF-8 (RFC 8259): drop the charset or send charset=utf-8")
     raw = await read_body(request)
     if not raw.strip():
         raise BadRequest("Request body is empty", code="empty_body")

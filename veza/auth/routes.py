@@ -7,7 +7,7 @@ from aiohttp import web
 from veza.auth import service
 from veza.auth.models import AuthOut, LoginIn, MessageOut, RefreshIn, RegisterIn
 from veza.constants import API_PREFIX
-from veza.http import endpoint, ok
+from veza.http import endpoint, ok, refuse_unstorable
 from veza.keys import SETTINGS, USER
 from veza.ratelimit import client_ip
 
@@ -39,7 +39,11 @@ def session_response(request: web.Request, session: service.Session, status: int
 
 
 def presented_refresh_token(request: web.Request, body: RefreshIn) -> str | None:
-    return body.refresh_token or request.cookies.get(REFRESH_COOKIE)
+    if body.refresh_token:
+        return body.refresh_token
+    cookie = request.cookies.get(REFRESH_COOKIE)
+    refuse_unstorable(cookie, REFRESH_COOKIE)  # header bytes that are not UTF-8 arrive as lone surrogates
+    return cookie
 
 
 @routes.post("/auth/register")

@@ -26,7 +26,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from veza.cloud.names import clean_content_type
 from veza.cloud.quota import Reservation, format_bytes
 from veza.errors import BadRequest, Invalid, PayloadTooLarge, UnsupportedMediaType
-from veza.http import within_idle_gap
+from veza.http import refuse_unstorable, safe_text, within_idle_gap
 from veza.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ async def receive(
             elif part.name in text_fields:
                 fields.setdefault(part.name, []).append(await _read_text(request, part))
             else:
-                raise Invalid(details=[{"field": str(part.name or ""), "message": "unknown field"}])
+                raise Invalid(details=[{"field": safe_text(str(part.name or "")), "message": "unknown field"}])
         else:
             raise Invalid(details=[{"field": "body", "message": f"at most {MAX_PARTS} parts"}])
         if received is None:
@@ -173,9 +173,11 @@ async def _read_text(request: web.Request, part: BodyPartReader) -> str:
         if len(data) > MAX_FIELD_BYTES:
             raise Invalid(details=[{"field": str(part.name), "message": f"at most {MAX_FIELD_BYTES} bytes"}])
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise Invalid(details=[{"field": str(part.name), "message": "not valid UTF-8"}]) from None
+    refuse_unstorable(text, str(part.name))
+    return text
 
 
 async def _store(

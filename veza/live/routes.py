@@ -9,8 +9,8 @@ from typing import NamedTuple
 
 from aiohttp import web
 
-from veza.errors import Forbidden, Invalid
-from veza.http import Page, endpoint, ok, require_user, uuid_param
+from veza.errors import Forbidden
+from veza.http import Page, endpoint, ok, refuse_unstorable, require_user, uuid_param
 from veza.keys import DB, RTMP_HEALTH, SETTINGS
 from veza.live import queries, service
 from veza.live.models import (
@@ -106,9 +106,7 @@ async def rtmp_call(request: web.Request) -> RtmpCall:
     form = await request.post()
     fields = {field: form.get(field, "") for field in ("name", "addr", "clientid", "call")}
     fields = {field: value if isinstance(value, str) else "" for field, value in fields.items()}
-    for field, value in fields.items():
-        if "\x00" in value:
-            raise Invalid(details=[{"field": field, "message": "NUL characters are not allowed"}])
+    refuse_unstorable(fields)
     if not fields["name"] or len(fields["name"]) > 200:
         raise Forbidden("No stream name", code="invalid_stream_key")
     return RtmpCall(fields["name"], f"{fields['addr'][:100]}/{fields['clientid'][:100]}", fields["call"][:100])
