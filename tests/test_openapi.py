@@ -54,3 +54,52 @@ async def test_swagger_ui_is_served_from_local_assets(client):
     assert asset.status == 200
     init = await client.get("/api/docs/static/docs.js")
     assert "/api/v1/openapi.json" in await init.text()
+
+
+def _schema(spec, ref_or_schema):
+    ref = ref_or_schema.get("$ref", "")
+    return spec["components"]["schemas"][ref.rpartition("/")[2]] if ref else ref_or_schema
+
+
+def test_optional_bodies_are_not_marked_required(app):
+    paths = build_spec(app)["paths"]
+    for path in ("/api/v1/cloud/files/{id}/share", "/api/v1/auth/logout", "/api/v1/auth/refresh"):
+        assert paths[path]["post"]["requestBody"]["required"] is False, path
+    assert paths["/api/v1/auth/login"]["post"]["requestBody"]["required"] is True
+
+
+def test_uploads_and_callbacks_declare_their_bodies(app):
+    spec = build_spec(app)
+    paths = spec["paths"]
+    for path, method in (("/api/v1/cloud/files", "post"), ("/api/v1/cloud/files/{id}/content", "put")):
+        body = paths[path][method]["requestBody"]
+        form = _schema(spec, body["content"]["multipart/form-data"]["schema"])
+        assert form["required"] == ["file"]
+        assert form["properties"]["file"]["format"] == "binary"
+        assert {"400", "413", "415", "422"} <= set(paths[path][method]["responses"])
+    callback = paths["/api/v1/live/rtmp/on_publish"]["post"]
+    form = _schema(spec, callback["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"])
+    assert "name" in form["properties"]
+    assert [p["name"] for p in callback["parameters"] if p["in"] == "query"] == ["secret"]
+    link = paths["/api/v1/storage/local/{key}"]["get"]
+    assert {p["name"] for p in link["parameters"] if p["in"] == "query"} == {"expires", "filename", "signature"}
+
+
+def test_what_the_websocket_and_downloads_answer(app):
+    paths = build_spec(app)["paths"]
+    ws = paths["/api/v1/ws"]["get"]["responses"]
+    assert {"101", "426"} <= set(ws)
+    assert "200" not in ws
+    download = paths["/api/v1/cloud/files/{id}/download"]["get"]["responses"]["200"]["content"]
+    assert list(download) == ["*/*"]  # the stored file's own type
+    version = paths["/api/v1/cloud/files/{id}/restore/{version}"]["post"]["parameters"]
+    assert next(p for p in version if p["name"] == "version")["schema"]["type"] == "integer"
+
+
+def test_blank_titles_and_tags_are_invalid_in_the_schema_too(app):
+    schemas = build_spec(app)["components"]["schemas"]
+    for model in ("StreamIn", "ProductIn"):
+        properties = schemas[model]["properties"]
+        assert properties["title"]["pattern"] == r"\S"
+        assert properties["tags"]["items"]["pattern"] == r"\S"
+    assert schemas["FileUpdate"]["properties"]["tags"]["anyOf"][0]["items"]["pattern"] == r"\S"

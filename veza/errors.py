@@ -62,6 +62,13 @@ class Invalid(ApiError):
     status, code, message = 422, "validation_error", "Invalid input"
 
 
+class UpgradeRequired(ApiError):
+    status, code, message = 426, "upgrade_required", "This route speaks WebSocket only: send a WebSocket handshake"
+
+    def __init__(self, protocol: str) -> None:
+        super().__init__(headers={"Upgrade": protocol})
+
+
 class Locked(ApiError):
     status, code, message = 423, "account_locked", "Account locked"
 

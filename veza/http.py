@@ -188,6 +188,25 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     return data
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def read_form(request: web.Request) -> dict[str, str]:
+    """A form's text fields; a repeated field keeps its first value (nginx-rtmp appends the publisher's
+    own URL arguments after its fields, and those must not override them). Files are not taken here."""
+    if request.content_type not in FORM_TYPES:
+        raise UnsupportedMediaType("Content-Type must be application/x-www-form-urlencoded")
+    try:
+        fields = await request.post()
+    except ValueError:  # malformed multipart
+        raise BadRequest("The form is malformed", code="malformed_form") from None
+    form: dict[str, str] = {}
+    for key, value in fields.items():
+        if isinstance(value, str):
+            form.setdefault(key, value)
+    return form
+
+
 def uuid_param(request: web.Request, name: str = "id") -> UUID:
     """A path id; anything that is not a UUID cannot name an object, so it is a 404."""
     try:
@@ -208,6 +227,8 @@ class EndpointSpec:
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
     content_type: str = "application/json"
+    form: type[BaseModel] | None = None  # an HTML form body (urlencoded), parsed like a JSON body
+    upload: type[BaseModel] | None = None  # a multipart body the handler streams itself: documented only
 
 
 def require_user(request: web.Request) -> AuthUser:
@@ -245,6 +266,8 @@ def endpoint(
     errors: list[int] | tuple[int, ...] = (),
     content_type: str = "application/json",
     body_required: bool = True,
+    form: type[BaseModel] | None = None,
+    upload: type[BaseModel] | None = None,
 ) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
         spec = EndpointSpec(
@@ -258,9 +281,11 @@ def endpoint(
             errors=tuple(errors),
             content_type=content_type,
             body_required=body_required,
+            form=form,
+            upload=upload,
         )
 
-        if auth in (None, "optional") and query is None and body is None:
+        if auth in (None, "optional") and query is None and body is None and form is None:
             handler.endpoint = spec  # type: ignore[attr-defined]
             return handler  # nothing to check or parse: no wrapper on the hot path
 
@@ -273,6 +298,8 @@ def endpoint(
             if body is not None:
                 empty = not request.body_exists and not body_required
                 kwargs["body"] = validate(body, {} if empty else await read_json_object(request))
+            if form is not None:
+                kwargs["form"] = validate(form, await read_form(request))
             return await handler(request, **kwargs)
 
         wrapper.endpoint = spec  # type: ignore[attr-defined]

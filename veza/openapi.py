@@ -28,8 +28,10 @@ STATUS_TEXT = {
     409: "Conflict",
     413: "Too large",
     415: "Unsupported media type",
+    416: "Range not satisfiable",
     422: "Invalid input",
     423: "Account locked",
+    426: "Upgrade required",
     429: "Rate limited",
     503: "Unavailable",
 }
@@ -77,6 +79,14 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[d
     ]
 
 
+def _path_schema(name: str) -> dict[str, Any]:
+    if name == "id" or name.endswith("_id") or name.endswith("Id"):
+        return {"type": "string", "format": "uuid"}
+    if name == "version":  # a file's version number (veza.cloud.routes.version_param)
+        return {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+    return {"type": "string"}
+
+
 def _operation(path: str, method: str, handler: Any, refs: dict, schemas: dict) -> dict[str, Any]:
     spec: EndpointSpec | None = getattr(handler, "endpoint", None)
     op: dict[str, Any] = {
@@ -88,14 +98,7 @@ def _operation(path: str, method: str, handler: Any, refs: dict, schemas: dict) 
     if getattr(handler, "deprecated", False):
         op["deprecated"] = True
     params = [
-        {
-            "name": name,
-            "in": "path",
-            "required": True,
-            "schema": {"type": "string", "format": "uuid"}
-            if name == "id" or name.endswith("_id") or name.endswith("Id")
-            else {"type": "string"},
-        }
+        {"name": name, "in": "path", "required": True, "schema": _path_schema(name)}
         for name in _PATH_PARAM.findall(path)
     ]
     if spec is None:
@@ -108,8 +111,23 @@ def _operation(path: str, method: str, handler: Any, refs: dict, schemas: dict) 
         params += _query_parameters(spec.query, schemas)
     op["parameters"] = params
     if spec.body is not None:
-        op["requestBody"] = {"required": True, "content": _json({"$ref": refs[(spec.body, "validation")]})}
-    if spec.content_type == "application/json":
+        op["requestBody"] = {
+            "required": spec.body_required,
+            "content": _json({"$ref": refs[(spec.body, "validation")]}),
+        }
+    if spec.form is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": {"$ref": refs[(spec.form, "validation")]}}},
+        }
+    if spec.upload is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": {"$ref": refs[(spec.upload, "validation")]}}},
+        }
+    if spec.status == 101:
+        op["responses"]["101"] = {"description": "Switching Protocols: the connection is now a WebSocket"}
+    elif spec.content_type == "application/json":
         data = {"$ref": refs[(spec.response, "serialization")]} if spec.response else {}
         op["responses"][str(spec.status)] = {"description": "OK", "content": _json(_envelope(data))}
     else:
@@ -118,7 +136,7 @@ def _operation(path: str, method: str, handler: Any, refs: dict, schemas: dict) 
             "content": {spec.content_type: {"schema": {"type": "string", "format": "binary"}}},
         }
     errors = set(spec.errors)
-    if spec.body is not None:
+    if spec.body is not None or spec.form is not None or spec.upload is not None:
         errors |= {400, 408, 413, 415, 422}
     if spec.query is not None:
         errors.add(422)
@@ -154,8 +172,9 @@ def build_spec(app: web.Application) -> dict[str, Any]:
         spec: EndpointSpec | None = getattr(handler, "endpoint", None)
         if spec is None:
             continue
-        if spec.body is not None:
-            pairs.add((spec.body, "validation"))
+        for model in (spec.body, spec.form, spec.upload):
+            if model is not None:
+                pairs.add((model, "validation"))
         if spec.response is not None:
             pairs.add((spec.response, "serialization"))
     ordered = sorted(pairs, key=lambda p: (p[0].__name__, p[1]))
@@ -175,7 +194,10 @@ def build_spec(app: web.Application) -> dict[str, Any]:
             "version": __version__,
             "description": "REST and WebSocket API of the Veza music-creator platform. "
             "Every JSON answer is an envelope: "
-            '`{"success": true, "data": ...}` or `{"success": false, "error", "code", "details", "request_id"}`.',
+            '`{"success": true, "data": ...}` or `{"success": false, "error", "code", "details", "request_id"}`. '
+            "Text that cannot be stored (NUL, lone surrogates) is a 422 naming the field. Requests the HTTP parser "
+            "refuses before routing (a request line over 16 KiB, a header line over 8 KiB, bytes HTTP does not "
+            "allow) get a plain-text 400 without the envelope, and the connection is closed.",
         },
         "servers": [{"url": "/"}],
         "paths": dict(sorted(paths.items())),

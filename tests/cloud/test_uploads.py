@@ -130,6 +130,9 @@ async def test_a_body_cut_inside_the_file_is_400_and_leaves_nothing(any_client):
         ([file_part("a", b"1"), ('Content-Disposition: form-data; name="owner"', b"me")], "owner"),
         ([('Content-Disposition: form-data; name="owner"', b"me"), file_part("a", b"1")], "owner"),
         ([file_part("a", b"1"), ('Content-Disposition: form-data; name="name"', b"x" * 5000)], "name"),
+        # the document's maxLength: 1025 characters are refused even when they fit in 4 KiB
+        ([file_part("a", b"1"), ('Content-Disposition: form-data; name="name"', b"x" * 1025)], "name"),
+        ([file_part("a", b"1"), ('Content-Disposition: form-data; name="tags"', b"a," * 513)], "tags"),
         ([file_part("a", b"1"), ('Content-Disposition: form-data; name="name"', b"\xff\xfe")], "name"),
         ([file_part("a", b"1")] + [('Content-Disposition: form-data; name="name"', b"n")] * 2, "name"),
         ([file_part("a", b"1"), ('Content-Disposition: form-data; name="tags"', b"[1, 2]")], "tags"),
@@ -338,6 +341,12 @@ async def test_client_filenames_are_shown_sanitised(client, filename, shown):
     assert len(keys) == 1
     assert keys[0].startswith(f"cloud/{user['user']['id']}/{file['id']}/")
     assert ".." not in keys[0]
+
+
+async def test_a_field_of_1024_characters_of_4_bytes_is_taken(client):
+    user = await register(client)
+    file = await upload_ok(client, user, b"x", name="\U0001f3b5" * 1020 + ".wav")
+    assert file["name"].endswith(".wav")
 
 
 @pytest.mark.parametrize(

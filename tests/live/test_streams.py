@@ -77,6 +77,8 @@ async def test_only_the_owner_updates_a_stream(client):
         {"title": "x" * 141},
         {"title": "ok", "tags": ["t"] * 11},
         {"title": "ok", "tags": ["x" * 51]},
+        {"title": "   "},
+        {"title": "ok", "tags": ["  "]},
         {"title": "ok", "tags": "not-a-list"},
         {"title": "ok", "stream_key": "mine"},
         {"title": 5},
@@ -100,6 +102,23 @@ async def test_invalid_streams_are_422(client, body):
 )
 async def test_stream_routes_need_a_token(client, method, path):
     assert (await client.request(method, path, json={"title": "x"})).status == 401
+
+
+async def test_me_is_not_taken_for_a_stream_id(client):
+    """PUT /live/streams/me is a method /live/streams/me does not have, not an update of a stream "me"."""
+    user = await register(client)
+    resp = await client.put(f"{STREAMS}/me", json={"title": "x"}, headers=user["headers"])
+    assert resp.status == 405
+    assert resp.headers["Allow"] == "GET"
+    assert (await resp.json())["code"] == "method_not_allowed"
+    resp = await client.put(f"{STREAMS}/not-a-uuid", json={"title": "x"}, headers=user["headers"])
+    assert resp.status == 404
+
+
+async def test_callbacks_take_a_form_only(client):
+    resp = await client.post(f"/api/v1/live/rtmp/on_publish?secret={SECRET}", json={"name": "live_x"})
+    assert resp.status == 415
+    assert (await resp.json())["code"] == "unsupported_media_type"
 
 
 async def test_going_live_and_offline_through_the_callbacks(client):

@@ -16,6 +16,15 @@ from veza.realtime.publish import CONTROL_CHANNEL, public_channel, publish
 WS = "/api/v1/ws"
 
 
+async def test_a_request_that_is_not_a_handshake_is_426(client):
+    resp = await client.get(WS)
+    assert resp.status == 426
+    assert resp.headers["Upgrade"] == "websocket"
+    body = await resp.json()
+    assert body["success"] is False
+    assert body["code"] == "upgrade_required"
+
+
 async def test_anonymous_socket_follows_live(client):
     ws = await client.ws_connect(WS)
     await ws_subscribe(ws, "live")

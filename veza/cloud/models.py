@@ -11,7 +11,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from veza.http import Page
 
 MAX_TAGS = 20
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+MAX_FIELD_CHARS = 1024  # an upload's text field (at most 4 KiB of UTF-8)
+# `pattern` puts in the schema what stripping enforces: a blank value is refused.
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"\S")]
 
 
 def _hex(value: object) -> object:
@@ -59,6 +61,26 @@ class UploadFields(BaseModel):
 
     name: str | None = None  # made safe (and cut to 255 characters), never refused
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+
+
+class UploadForm(BaseModel):
+    """The parts of POST /cloud/files (multipart/form-data), for the document: the route streams them itself."""
+
+    model_config = ConfigDict(extra="forbid")  # another part is a 422
+
+    file: bytes = Field(description="The content; the part's filename and Content-Type are kept")
+    name: str = Field("", max_length=MAX_FIELD_CHARS, description="Display name; else the part's filename")
+    tags: str = Field(
+        "", max_length=MAX_FIELD_CHARS, description="A JSON array of strings or a comma-separated list; may repeat"
+    )
+
+
+class ContentForm(BaseModel):
+    """The part of PUT /cloud/files/{id}/content (multipart/form-data)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: bytes = Field(description="The new content; the part's Content-Type is kept")
 
 
 class DownloadQuery(BaseModel):

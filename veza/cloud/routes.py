@@ -6,6 +6,7 @@ from aiohttp import web
 
 from veza.cloud import downloads, queries, service, shares
 from veza.cloud.models import (
+    ContentForm,
     DeletedOut,
     DownloadQuery,
     FileList,
@@ -17,6 +18,7 @@ from veza.cloud.models import (
     ShareIn,
     ShareList,
     ShareOut,
+    UploadForm,
     UsageOut,
     VersionList,
     VersionOut,
@@ -45,6 +47,7 @@ def version_param(request: web.Request) -> int:
 @routes.post("/cloud/files")
 @endpoint(
     "Upload a file (multipart/form-data: `file`, optional `name` and `tags`, a JSON array or comma-separated)",
+    upload=UploadForm,
     response=FileOut,
     status=201,
     auth="user",
@@ -89,7 +92,7 @@ async def get_file(request: web.Request) -> web.Response:
     query=DownloadQuery,
     auth="user",
     tags=TAGS,
-    content_type="application/octet-stream",
+    content_type="*/*",  # the type the file was stored with
     errors=[416],
 )
 async def download_file(request: web.Request, query: DownloadQuery) -> web.StreamResponse:
@@ -105,6 +108,7 @@ async def download_file(request: web.Request, query: DownloadQuery) -> web.Strea
 @routes.put("/cloud/files/{id}/content")
 @endpoint(
     "Upload new content (multipart/form-data: `file`); it becomes the next version",
+    upload=ContentForm,
     response=FileOut,
     auth="user",
     tags=TAGS,
@@ -199,7 +203,7 @@ async def shared_file(request: web.Request) -> web.Response:
 @endpoint(
     "Download a shared file (public, rate-limited; counted once per download, not per byte range)",
     tags=SHARED_TAGS,
-    content_type="application/octet-stream",
+    content_type="*/*",  # the type the file was stored with
     errors=[416, 429],
 )
 async def shared_download(request: web.Request) -> web.StreamResponse:

@@ -23,6 +23,7 @@ import orjson
 from aiohttp import BodyPartReader, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from veza.cloud.models import MAX_FIELD_CHARS
 from veza.cloud.names import clean_content_type
 from veza.cloud.quota import Reservation, format_bytes
 from veza.errors import BadRequest, Invalid, PayloadTooLarge, UnsupportedMediaType
@@ -32,7 +33,7 @@ from veza.storage import Storage
 log = logging.getLogger(__name__)
 
 MULTIPART_SLACK = 64 * 1024  # what boundaries, part headers and text fields may add to the file's bytes
-MAX_FIELD_BYTES = 4096
+MAX_FIELD_BYTES = 4 * MAX_FIELD_CHARS  # what the longest field can take in UTF-8
 MAX_PARTS = 16
 READ_SIZE = 256 * 1024
 IDENTITY_ENCODINGS = {"", "identity", "binary", "8bit", "7bit"}
@@ -176,6 +177,8 @@ async def _read_text(request: web.Request, part: BodyPartReader) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise Invalid(details=[{"field": str(part.name), "message": "not valid UTF-8"}]) from None
+    if len(text) > MAX_FIELD_CHARS:
+        raise Invalid(details=[{"field": str(part.name), "message": f"at most {MAX_FIELD_CHARS} characters"}])
     refuse_unstorable(text, str(part.name))
     return text
 

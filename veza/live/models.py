@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from veza.http import Page
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=140)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+# `pattern` puts in the schema what stripping enforces: a blank value is refused.
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=140, pattern=r"\S")]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"\S")]
 
 
 class StreamIn(BaseModel):
@@ -80,3 +81,16 @@ class PublishRedirect(BaseModel):
     """on_publish's answer: Location (and stream_id) is the name nginx publishes the stream under."""
 
     stream_id: UUID
+
+
+class RtmpQuery(BaseModel):
+    secret: str = Field("", max_length=256, description="RTMP_CALLBACK_SECRET, set in the nginx-rtmp config")
+
+
+class RtmpForm(BaseModel):
+    """What nginx-rtmp posts that the app reads (app, tcUrl, flashVer... are ignored)."""
+
+    name: str = Field("", description="The stream key (on_publish) or the stream's public id (a play name)")
+    addr: str = Field("", description="The client's address")
+    clientid: str = Field("", description="nginx's id of the client's session")
+    call: str = Field("", description="publish, publish_done, update_publish, play, update_play...")

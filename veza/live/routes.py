@@ -10,7 +10,7 @@ from typing import NamedTuple
 from aiohttp import web
 
 from veza.errors import Forbidden
-from veza.http import Page, endpoint, ok, refuse_unstorable, require_user, uuid_param
+from veza.http import Page, endpoint, ok, require_user, uuid_param
 from veza.keys import DB, RTMP_HEALTH, SETTINGS
 from veza.live import queries, service
 from veza.live.models import (
@@ -18,6 +18,8 @@ from veza.live.models import (
     OwnStreamList,
     OwnStreamOut,
     PublishRedirect,
+    RtmpForm,
+    RtmpQuery,
     StreamIn,
     StreamKeyOut,
     StreamList,
@@ -28,6 +30,9 @@ from veza.live.models import (
 
 routes = web.RouteTableDef()
 RTMP_HEALTH_CACHE_SECONDS = 5
+# Only something shaped like a UUID routes to one stream, so /live/streams/me is never taken for an id
+# (PUT /live/streams/me is a 405, not an attempt to update a stream called "me").
+STREAM = "/live/streams/{id:[0-9a-fA-F-]+}"
 
 
 @routes.get("/live/streams")
@@ -64,7 +69,7 @@ async def regenerate_key(request: web.Request) -> web.Response:
     return ok(await service.regenerate_key(request.app, require_user(request)), headers={"Cache-Control": "no-store"})
 
 
-@routes.get("/live/streams/{id}")
+@routes.get(STREAM)
 @endpoint("One stream (public)", response=StreamOut, tags=["live"])
 async def get_stream(request: web.Request) -> web.Response:
     return ok(StreamOut.model_validate(await queries.get_stream(request.app[DB], uuid_param(request))))
@@ -77,7 +82,7 @@ async def create_stream(request: web.Request, body: StreamIn) -> web.Response:
     return ok(OwnStreamOut.model_validate(row), status=201)
 
 
-@routes.put("/live/streams/{id}")
+@routes.put(STREAM)
 @endpoint(
     "Update a stream's metadata (owner only)", body=StreamUpdate, response=OwnStreamOut, auth="user", tags=["live"]
 )
@@ -94,25 +99,27 @@ class RtmpCall(NamedTuple):
     call: str  # publish, publish_done, update_publish, update_play...
 
 
-async def rtmp_call(request: web.Request) -> RtmpCall:
+def rtmp_call(request: web.Request, query: RtmpQuery, form: RtmpForm) -> RtmpCall:
     """An nginx-rtmp callback's fields, once the shared secret in its URL checks out.
 
-    nginx appends the client's own URL arguments after its fields: only the first of each name counts.
+    nginx appends the client's own URL arguments after its fields: only the first of each name counts
+    (veza.http.read_form).
     """
     expected = request.app[SETTINGS].rtmp_callback_secret or ""
-    given = request.query.get("secret", "")
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not expected or not hmac.compare_digest(query.secret.encode(), expected.encode()):
         raise Forbidden("Bad callback secret", code="bad_secret")
-    form = await request.post()
-    fields = {field: form.get(field, "") for field in ("name", "addr", "clientid", "call")}
-    fields = {field: value if isinstance(value, str) else "" for field, value in fields.items()}
-    refuse_unstorable(fields)
-    if not fields["name"] or len(fields["name"]) > 200:
+    if not form.name or len(form.name) > 200:
         raise Forbidden("No stream name", code="invalid_stream_key")
-    return RtmpCall(fields["name"], f"{fields['addr'][:100]}/{fields['clientid'][:100]}", fields["call"][:100])
+    return RtmpCall(form.name, f"{form.addr[:100]}/{form.clientid[:100]}", form.call[:100])
 
 
-RTMP_CALLBACK = {"tags": ["rtmp"], "content_type": "application/json", "errors": [403, 422]}
+RTMP_CALLBACK = {
+    "tags": ["rtmp"],
+    "content_type": "application/json",
+    "errors": [403],
+    "query": RtmpQuery,
+    "form": RtmpForm,
+}
 
 
 @routes.post("/live/rtmp/on_publish")
@@ -124,18 +131,20 @@ RTMP_CALLBACK = {"tags": ["rtmp"], "content_type": "application/json", "errors":
     status=302,
     tags=["rtmp"],
     content_type="application/json",
-    errors=[403, 409, 422],
+    errors=[403, 409],
+    query=RtmpQuery,
+    form=RtmpForm,
 )
-async def on_publish(request: web.Request) -> web.Response:
-    call = await rtmp_call(request)
+async def on_publish(request: web.Request, query: RtmpQuery, form: RtmpForm) -> web.Response:
+    call = rtmp_call(request, query, form)
     row = await service.start_broadcast(request.app, call.name, call.session)
     return ok({"stream_id": row["id"]}, status=302, headers={"Location": str(row["id"])})
 
 
 @routes.post("/live/rtmp/on_publish_done")
 @endpoint("nginx-rtmp: the publisher left; the stream goes offline", **RTMP_CALLBACK)
-async def on_publish_done(request: web.Request) -> web.Response:
-    call = await rtmp_call(request)
+async def on_publish_done(request: web.Request, query: RtmpQuery, form: RtmpForm) -> web.Response:
+    call = rtmp_call(request, query, form)
     await service.end_broadcast(request.app, call.name, call.session)
     return ok({"ended": True})
 
@@ -146,8 +155,8 @@ async def on_publish_done(request: web.Request) -> web.Response:
     "a publisher that holds no live stream gets 403 and is dropped",
     **RTMP_CALLBACK,
 )
-async def on_update(request: web.Request) -> web.Response:
-    call = await rtmp_call(request)
+async def on_update(request: web.Request, query: RtmpQuery, form: RtmpForm) -> web.Response:
+    call = rtmp_call(request, query, form)
     if call.call == "update_publish":
         await service.publisher_heartbeat(request.app, call.name, call.session)
     return ok({"alive": True})
@@ -155,15 +164,15 @@ async def on_update(request: web.Request) -> web.Response:
 
 @routes.post("/live/rtmp/on_play")
 @endpoint("nginx-rtmp: a viewer started playing a stream by its id", **RTMP_CALLBACK)
-async def on_play(request: web.Request) -> web.Response:
-    await service.count_viewer(request.app, (await rtmp_call(request)).name, +1)
+async def on_play(request: web.Request, query: RtmpQuery, form: RtmpForm) -> web.Response:
+    await service.count_viewer(request.app, rtmp_call(request, query, form).name, +1)
     return ok({"counted": True})
 
 
 @routes.post("/live/rtmp/on_play_done")
 @endpoint("nginx-rtmp: a viewer stopped playing", **RTMP_CALLBACK)
-async def on_play_done(request: web.Request) -> web.Response:
-    await service.count_viewer(request.app, (await rtmp_call(request)).name, -1)
+async def on_play_done(request: web.Request, query: RtmpQuery, form: RtmpForm) -> web.Response:
+    await service.count_viewer(request.app, rtmp_call(request, query, form).name, -1)
     return ok({"counted": True})
 
 

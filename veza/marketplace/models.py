@@ -12,8 +12,9 @@ from veza.http import Page
 
 Kind = Literal["track", "sample_pack", "preset", "beat", "other"]
 Currency = Literal["EUR", "USD", "GBP"]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=140)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+# `pattern` puts in the schema what stripping enforces: a blank value is refused.
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=140, pattern=r"\S")]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"\S")]
 Price = Annotated[StrictInt, Field(gt=0, le=10_000_000, description="Integer cents; at most 100,000.00")]
 Sort = Literal["newest", "price_asc", "price_desc", "rating", "popular"]
 

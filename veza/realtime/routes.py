@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from veza.auth.revocation import is_revoked
 from veza.auth.tokens import AuthUser, InvalidToken, decode_access_token
 from veza.db import OperationalError
-from veza.errors import Unavailable
+from veza.errors import Unavailable, UpgradeRequired
 from veza.headers import prepare
 from veza.http import endpoint
 from veza.keys import DB, HUB, REDIS_PUBSUB, SETTINGS
@@ -155,7 +155,12 @@ async def handle(request: web.Request, hub: Hub, connection: Connection, raw: st
 
 
 @routes.get("/ws")
-@endpoint("WebSocket: live status and notifications in real time (protocol in the API description)", tags=["realtime"])
+@endpoint(
+    "WebSocket: live status and notifications in real time (protocol in the API description)",
+    status=101,
+    tags=["realtime"],
+    errors=[426],
+)
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]
     # No permessage-deflate: events are small JSON, and a compressor costs ~100 KiB per socket.
@@ -163,6 +168,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(
         heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_MESSAGE_BYTES, compress=False, autoping=False
     )
+    if not ws.can_prepare(request).ok:
+        raise UpgradeRequired("websocket")
     address = client_ip(request)
     if not hub.admit(address):
         await prepare(request, ws)

@@ -6,6 +6,7 @@ import re
 import time
 
 from aiohttp import hdrs, web
+from pydantic import BaseModel, Field
 
 from veza.errors import NotFound
 from veza.headers import prepare
@@ -30,21 +31,27 @@ def parse_range(header: str | None) -> tuple[int | None, int | None] | None:
     return start, end
 
 
+class SignedLinkQuery(BaseModel):
+    """What LocalStorage.presign puts in a link; a link that does not verify is a 404."""
+
+    expires: str = Field("", description="Unix time after which the link is dead")
+    filename: str = Field("", description="The name a download is saved under")
+    signature: str = Field("", description="HMAC of the key, expiry and filename")
+
+
 @routes.get("/storage/local/{key:.+}")
 @endpoint(
     "Download through a signed local-storage link",
+    query=SignedLinkQuery,
     tags=["storage"],
     content_type="application/octet-stream",
     errors=[416],
 )
-async def download_signed_file(request: web.Request) -> web.StreamResponse:
+async def download_signed_file(request: web.Request, query: SignedLinkQuery) -> web.StreamResponse:
     storage = request.app.get(STORAGE)
     key = request.match_info["key"]
-    expiry = request.query.get("expires", "")
-    filename = request.query.get("filename", "")
-    if not isinstance(storage, LocalStorage) or not storage.verify(
-        key, expiry, filename, request.query.get("signature", "")
-    ):
+    expiry, filename = query.expires, query.filename
+    if not isinstance(storage, LocalStorage) or not storage.verify(key, expiry, filename, query.signature):
         raise NotFound()
     byte_range = parse_range(request.headers.get(hdrs.RANGE))
     async with storage.open(key, *(byte_range or (None, None))) as blob:
