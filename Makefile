@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint openapi constraints clean
+.PHONY: run test fuzz bench lint openapi constraints clean
 
 $(STAMP): setup.cfg constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check veza workers tests
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The suite's Schemathesis run (tests/test_fuzz.py), longer: FUZZ_EXAMPLES per operation and phase.
+FUZZ_EXAMPLES ?= 200
+fuzz: $(STAMP)
+	VEZA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/test_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.http
