@@ -18,6 +18,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 import orjson
@@ -188,22 +189,19 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     return data
 
 
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
 async def read_form(request: web.Request) -> dict[str, str]:
-    """A form's text fields; a repeated field keeps its first value (nginx-rtmp appends the publisher's
-    own URL arguments after its fields, and those must not override them). Files are not taken here."""
-    if request.content_type not in FORM_TYPES:
+    """An urlencoded form's fields, read like a JSON body (size limit, idle gap).
+
+    A repeated field keeps its first value: nginx-rtmp appends the publisher's own URL arguments
+    after its fields, and those must not override them.
+    """
+    if request.content_type != "application/x-www-form-urlencoded":
         raise UnsupportedMediaType("Content-Type must be application/x-www-form-urlencoded")
-    try:
-        fields = await request.post()
-    except ValueError:  # malformed multipart
-        raise BadRequest("The form is malformed", code="malformed_form") from None
+    if request.charset is not None and request.charset.lower() not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType("Forms must be UTF-8: drop the charset or send charset=utf-8")
     form: dict[str, str] = {}
-    for key, value in fields.items():
-        if isinstance(value, str):
-            form.setdefault(key, value)
+    for key, value in parse_qsl((await read_body(request)).decode("utf-8", "replace"), keep_blank_values=True):
+        form.setdefault(key, value)
     return form
 
 

@@ -121,6 +121,20 @@ async def test_callbacks_take_a_form_only(client):
     assert (await resp.json())["code"] == "unsupported_media_type"
 
 
+async def test_a_callback_body_that_stops_arriving_is_408(aiohttp_client, settings):
+    """A form is read like a JSON body: no one holds a callback open by sending nothing."""
+    changes = {"rtmp_callback_secret": SECRET, "body_idle_timeout": 0.2}
+    client = await aiohttp_client(create_app(settings.model_copy(update=changes)))
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(
+        b"POST /api/v1/live/rtmp/on_publish HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nname=live_"
+    )
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+
+
 async def test_going_live_and_offline_through_the_callbacks(client):
     user = await register(client)
     key = await key_of(client, user)
