@@ -354,21 +354,6 @@ def test_the_openapi_document_declares_408_where_a_body_is_read(app):
     assert "408" not in paths["/api/v1/health"]["get"]["responses"]
 
 
-@pytest.mark.parametrize(
-    "request_bytes",
-    [
-        b"GET /api/v1/health?" + b"a" * 17_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
-        b"GET /api/v1/health?q=\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
-    ],
-)
-async def test_what_the_http_parser_refuses_is_a_plain_400_as_documented(client, request_bytes):
-    """Refused before routing (README, OpenAPI description): no envelope is possible there."""
-    answer = await raw_exchange(client.server.port, request_bytes)
-    assert answer.startswith(b"HTTP/1.0 400 Bad Request\r\n")
-    assert b"Content-Type: text/plain" in answer
-
-
 async def test_a_request_line_under_16_kib_reaches_the_app(client):
     request = b"GET /api/v1/health?" + b"a" * 15_000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     answer = await raw_exchange(client.server.port, request)

@@ -1,4 +1,5 @@
-"""How `veza serve` runs: connections capped per address, one log line per interval for refused accepts."""
+"""How `veza serve` runs: connections capped per address, the envelope on what the HTTP parser refuses, one log
+line per interval for refused accepts."""
 
 import asyncio
 import contextlib
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from unittest.mock import ANY
 
 import pytest
 from aiohttp import web
@@ -196,3 +198,25 @@ def test_the_open_files_limit_is_raised_to_the_hard_limit():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "True", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "code"),
+    [
+        (b"GET /api/v1/health?" + b"a" * 17_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", "line_too_long"),
+        (b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n", "line_too_long"),
+        (b"GET /api/v1/health?q=\x00 HTTP/1.1\r\nHost: x\r\n\r\n", "malformed_request"),
+        (b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n", "malformed_request"),
+    ],
+)
+async def test_what_the_http_parser_refuses_gets_the_envelope(capped_site, connect, request_bytes, code, caplog):
+    reader, writer = await connect(capped_site.port, "127.0.0.1")
+    writer.write(request_bytes)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)  # then the server closes the connection
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 400 Bad Request\r\n")
+    assert b"Content-Type: application/json" in head
+    assert b"\r\nServer: Veza\r\n" in head + b"\r\n"
+    assert json.loads(body) == {"success": False, "error": ANY, "code": code, "details": [], "request_id": None}
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]

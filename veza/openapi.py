@@ -197,7 +197,8 @@ def build_spec(app: web.Application) -> dict[str, Any]:
             '`{"success": true, "data": ...}` or `{"success": false, "error", "code", "details", "request_id"}`. '
             "Text that cannot be stored (NUL, lone surrogates) is a 422 naming the field. Requests the HTTP parser "
             "refuses before routing (a request line over 16 KiB, a header line over 8 KiB, bytes HTTP does not "
-            "allow) get a plain-text 400 without the envelope, and the connection is closed.",
+            "allow) get a 400 with the envelope (`line_too_long` or `malformed_request`) and no request id, and the "
+            "connection is closed.",
         },
         "servers": [{"url": "/"}],
         "paths": dict(sorted(paths.items())),

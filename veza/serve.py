@@ -1,6 +1,6 @@
 """How `veza serve` runs the web process: a listening socket that caps the connections one
-address may hold, an accept-failure log of one line per interval, and the open-files limit
-raised to its hard limit.
+address may hold, the envelope on requests aiohttp's parser refuses, an accept-failure log of
+one line per interval, and the open-files limit raised to its hard limit.
 
 The cap counts TCP peers. Behind a proxy (TRUST_PROXY) every connection comes from the proxy,
 so there it bounds what one proxy address may hold: set MAX_CONNECTIONS_PER_ADDRESS above the
@@ -19,6 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
+from aiohttp.web_protocol import RequestHandler
+
+from veza.http import error_body, json_dumps
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,46 @@ class AcceptFailureLog:
                 context.get("exception"),
                 self.throttle.take_held_back(),
             )
+
+
+class EnvelopeRequestHandler(RequestHandler):
+    """aiohttp's protocol, answering requests its parser refuses (a request line over 16 KiB, a
+    header line over 8 KiB, bytes HTTP does not allow) with the envelope, like every other error.
+
+    Those never reach a middleware: aiohttp answers them itself, in plain text, and logs each one
+    with its traceback. A client's malformed request is not the server's error: it is logged at
+    debug level; anything else keeps aiohttp's error log.
+    """
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if not isinstance(exc, HttpProcessingError) or status >= 500:
+            return super().handle_error(request, status, exc, message)
+        log.debug("refused a malformed request from %s: %s", request.remote, exc)
+        if request.writer.output_size > 0:
+            raise ConnectionError("the answer has begun; no error can follow it")
+        if isinstance(exc, LineTooLong):
+            code, text = "line_too_long", "Request line (16 KiB at most) or a header line (8 KiB at most) is too long"
+        else:
+            code, text = "malformed_request", "Malformed HTTP request"
+        response = web.Response(
+            status=status, body=json_dumps(error_body(code, text, [], None)), content_type="application/json"
+        )
+        response.force_close()
+        return response
+
+
+def envelope_handlers(server: web.Server) -> Callable[[], asyncio.Protocol]:
+    """A protocol factory like `server` itself, whose protocols answer parser errors with the envelope."""
+    # web.Server keeps the protocol's arguments (the app's handler_args, the runner's) in `_kwargs`.
+    return lambda: EnvelopeRequestHandler(server, loop=asyncio.get_running_loop(), **server._kwargs)
 
 
 class AddressCap:
@@ -134,7 +178,7 @@ class _CountedConnection(asyncio.Protocol):
 
 
 class CappedTCPSite(web.BaseSite):
-    """A TCP site whose connections go through an AddressCap."""
+    """A TCP site whose connections go through an AddressCap, to EnvelopeRequestHandler protocols."""
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int, *, per_address: int, **kwargs: Any) -> None:
         super().__init__(runner, **kwargs)
@@ -157,7 +201,7 @@ class CappedTCPSite(web.BaseSite):
         await super().start()
         server = self._runner.server
         assert server is not None
-        self.cap = AddressCap(server, self.per_address)
+        self.cap = AddressCap(envelope_handlers(server), self.per_address)
         self._server = await asyncio.get_running_loop().create_server(
             self.cap, self._host, self._port, backlog=self._backlog
         )
