@@ -7,6 +7,8 @@ which the embedded development server runs.)
 
 from __future__ import annotations
 
+import ipaddress
+
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -29,10 +31,15 @@ async def limit(redis: Redis, name: str, key: str, *, max_hits: int, per: int) -
 
 
 def client_ip(request: web.Request) -> str:
-    """The client's address; behind a trusted proxy, the one it appended to X-Forwarded-For."""
+    """The client's address; behind a trusted proxy, the one it appended to X-Forwarded-For.
+
+    Anything there that is not an IP address (the proxy always appends one) is ignored: it would
+    otherwise become a Redis key, unbounded and possibly not even encodable.
+    """
     if request.app[SETTINGS].trust_proxy:
         forwarded = request.headers.get("X-Forwarded-For", "")
-        last = forwarded.rpartition(",")[2].strip()
-        if last:
-            return last
+        try:
+            return str(ipaddress.ip_address(forwarded.rpartition(",")[2].strip()))
+        except ValueError:
+            pass
     return request.remote or "unknown"
