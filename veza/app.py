@@ -12,10 +12,22 @@ from aiohttp import web
 
 from veza import db, health, storage
 from veza.auth import routes as auth_routes
+from veza.auth.revocation import RedisBypass
 from veza.cloud import routes as cloud_routes
 from veza.constants import API_PREFIX
 from veza.http import json_dumps
-from veza.keys import ARQ, CATALOG_CACHE, DB, METRICS, REDIS, REDIS_PUBSUB, RTMP_HEALTH, SETTINGS, VIEWER_EVENTS
+from veza.keys import (
+    ARQ,
+    CATALOG_CACHE,
+    DB,
+    METRICS,
+    REDIS,
+    REDIS_BYPASS,
+    REDIS_PUBSUB,
+    RTMP_HEALTH,
+    SETTINGS,
+    VIEWER_EVENTS,
+)
 from veza.live import routes as live_routes
 from veza.live.service import ViewerEvents
 from veza.marketplace import routes as marketplace_routes
@@ -118,6 +130,7 @@ def create_app(settings: Settings) -> web.Application:
     app[VIEWER_EVENTS] = ViewerEvents(app)
     app.on_cleanup.append(cancel_viewer_events)
     app[RTMP_HEALTH] = {}
+    app[REDIS_BYPASS] = RedisBypass()
     app[CATALOG_CACHE] = PageCache(settings.catalog_cache_seconds)
     for table in ROUTE_TABLES:
         add_routes(app, table, API_PREFIX)

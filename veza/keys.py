@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from arq.connections import ArqRedis
     from redis.asyncio import Redis
 
+    from veza.auth.revocation import RedisBypass
     from veza.auth.tokens import AuthUser
     from veza.db import Database
     from veza.live.service import ViewerEvents
@@ -29,6 +30,7 @@ HUB: web.AppKey[Hub] = web.AppKey("hub")
 VIEWER_EVENTS: web.AppKey[ViewerEvents] = web.AppKey("viewer_events")
 CATALOG_CACHE: web.AppKey[PageCache] = web.AppKey("catalog_cache")
 RTMP_HEALTH: web.AppKey[dict] = web.AppKey("rtmp_health")  # the last probe of the RTMP server, cached
+REDIS_BYPASS: web.AppKey[RedisBypass] = web.AppKey("redis_bypass")  # session checks skip a failing Redis
 REDIS_PUBSUB: web.AppKey[Redis] = web.AppKey("redis_pubsub")  # the hub's subscription: reads without a deadline
 
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")

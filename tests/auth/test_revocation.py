@@ -1,15 +1,16 @@
 """Sessions and their revocation live in PostgreSQL; Redis only caches them."""
 
-import socket
+import asyncio
 
 import jwt
 import pytest
 from aiohttp import WSMsgType
 
 from tests.factories import PASSWORD, bearer, register, ws_receive
+from tests.outage import RedisServer, free_port
 from veza.app import create_app
 from veza.auth.revocation import cache_key
-from veza.keys import DB, REDIS
+from veza.keys import DB, REDIS, REDIS_BYPASS
 
 ME = "/api/v1/users/me"
 LOGOUT = "/api/v1/auth/logout"
@@ -21,16 +22,10 @@ def session_of(user) -> str:
     return jwt.decode(user["access_token"], options={"verify_signature": False})["sid"]
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 async def without_redis(aiohttp_client, settings):
     """The same application (same database and secrets) whose Redis does not answer."""
-    app = create_app(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{closed_port()}/0"}))
+    app = create_app(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"}))
     return await aiohttp_client(app)
 
 
@@ -117,3 +112,22 @@ async def test_a_token_whose_session_is_unknown_is_refused(client):
     user = await register(client)
     await client.app[DB].execute("DELETE FROM sessions")
     assert (await client.get(ME, headers=user["headers"])).status == 401
+
+
+async def test_a_frozen_redis_costs_one_check_its_timeout_then_is_skipped(client, aiohttp_client, settings, tmp_path):
+    """After Redis failed a session check, the next checks go straight to PostgreSQL for a few seconds."""
+    user = await register(client)
+    redis_server = RedisServer(tmp_path)
+    redis_server.start()
+    try:
+        changes = {"redis_url": redis_server.url, "redis_timeout": 2.0}
+        frozen = await aiohttp_client(create_app(settings.model_copy(update=changes)))
+        redis_server.freeze()
+        assert not frozen.app[REDIS_BYPASS].active
+        assert (await frozen.get(ME, headers=user["headers"])).status == 200  # after Redis's timeout
+        assert frozen.app[REDIS_BYPASS].active
+        for _ in range(3):
+            async with asyncio.timeout(1.0):  # well under REDIS_TIMEOUT: Redis is not asked
+                assert (await frozen.get(ME, headers=user["headers"])).status == 200
+    finally:
+        redis_server.kill()

@@ -11,6 +11,7 @@ next checks to PostgreSQL, and without Redis every check asks PostgreSQL.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -19,12 +20,29 @@ from redis.exceptions import RedisError
 
 from veza.auth import queries
 from veza.auth.tokens import AuthUser
-from veza.keys import DB, REDIS, SETTINGS
+from veza.keys import DB, REDIS, REDIS_BYPASS, SETTINGS
 from veza.realtime.publish import close_sessions
 
 log = logging.getLogger(__name__)
 
 REVOKED, LIVE = "revoked", "live"
+REDIS_BYPASS_SECONDS = 5.0
+
+
+class RedisBypass:
+    """Once Redis failed a session check, the next checks skip it for a few seconds and ask
+    PostgreSQL alone: a frozen Redis costs one request its timeout, not every request."""
+
+    def __init__(self, seconds: float = REDIS_BYPASS_SECONDS) -> None:
+        self.seconds = seconds
+        self.until = 0.0
+
+    @property
+    def active(self) -> bool:
+        return time.monotonic() < self.until
+
+    def trip(self) -> None:
+        self.until = time.monotonic() + self.seconds
 
 
 def cache_key(session_id: UUID) -> str:
@@ -33,11 +51,14 @@ def cache_key(session_id: UUID) -> str:
 
 async def is_revoked(app: web.Application, user: AuthUser) -> bool:
     """The one check of an access token's session, for HTTP requests and WebSockets alike."""
-    redis, settings, key = app[REDIS], app[SETTINGS], cache_key(user.sid)
+    redis, settings, key, bypass = app[REDIS], app[SETTINGS], cache_key(user.sid), app[REDIS_BYPASS]
+    if bypass.active:
+        return await queries.session_revoked(app[DB], user.sid)
     try:
         cached = await redis.get(key)
     except RedisError:
         # Authentication does not depend on Redis: the database answers instead.
+        bypass.trip()
         return await queries.session_revoked(app[DB], user.sid)
     if cached is not None:
         return cached == REVOKED
