@@ -12,6 +12,7 @@ import redis as redis_sync
 from moto.server import ThreadedMotoServer
 from psycopg2 import sql
 
+from tests.outage import RedisServer
 from veza.app import create_app
 from veza.migrate import migrate
 from veza.settings import Settings, load_settings
@@ -98,6 +99,15 @@ def clean_state(_truncate_conn, request):
     client = redis_sync.Redis.from_url(load_settings().redis_url)
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of the test's own, which it may kill, start again, freeze and thaw."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.kill()
 
 
 @pytest.fixture

@@ -11,16 +11,8 @@ import sys
 import pytest
 from arq.jobs import Job, JobStatus
 
-from tests.outage import RedisServer, wait_until
+from tests.outage import wait_until
 from veza.redis import connect_arq
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from aiohttp import WSMsgType
 
 from tests.factories import PASSWORD, bearer, register, ws_receive
-from tests.outage import RedisServer, free_port
+from tests.outage import free_port
 from veza.app import create_app
 from veza.auth.revocation import cache_key
 from veza.keys import DB, REDIS, REDIS_BYPASS
@@ -114,20 +114,17 @@ async def test_a_token_whose_session_is_unknown_is_refused(client):
     assert (await client.get(ME, headers=user["headers"])).status == 401
 
 
-async def test_a_frozen_redis_costs_one_check_its_timeout_then_is_skipped(client, aiohttp_client, settings, tmp_path):
+async def test_a_frozen_redis_costs_one_check_its_timeout_then_is_skipped(
+    client, aiohttp_client, settings, redis_server
+):
     """After Redis failed a session check, the next checks go straight to PostgreSQL for a few seconds."""
     user = await register(client)
-    redis_server = RedisServer(tmp_path)
-    redis_server.start()
-    try:
-        changes = {"redis_url": redis_server.url, "redis_timeout": 2.0}
-        frozen = await aiohttp_client(create_app(settings.model_copy(update=changes)))
-        redis_server.freeze()
-        assert not frozen.app[REDIS_BYPASS].active
-        assert (await frozen.get(ME, headers=user["headers"])).status == 200  # after Redis's timeout
-        assert frozen.app[REDIS_BYPASS].active
-        for _ in range(3):
-            async with asyncio.timeout(1.0):  # well under REDIS_TIMEOUT: Redis is not asked
-                assert (await frozen.get(ME, headers=user["headers"])).status == 200
-    finally:
-        redis_server.kill()
+    changes = {"redis_url": redis_server.url, "redis_timeout": 2.0}
+    frozen = await aiohttp_client(create_app(settings.model_copy(update=changes)))
+    redis_server.freeze()
+    assert not frozen.app[REDIS_BYPASS].active
+    assert (await frozen.get(ME, headers=user["headers"])).status == 200  # after Redis's timeout
+    assert frozen.app[REDIS_BYPASS].active
+    for _ in range(3):
+        async with asyncio.timeout(1.0):  # well under REDIS_TIMEOUT: Redis is not asked
+            assert (await frozen.get(ME, headers=user["headers"])).status == 200

@@ -8,21 +8,13 @@ import pytest
 import yarl
 
 from tests.factories import register, ws_receive, ws_subscribe
-from tests.outage import RedisServer, TcpProxy, wait_until
+from tests.outage import TcpProxy, wait_until
 from tests.realtime.helpers import closed_with, make_stream
 from veza.app import create_app
 from veza.keys import HUB
 from veza.realtime.publish import close_sessions, event_message, public_channel
 
 WS = "/api/v1/ws"
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture
