@@ -40,6 +40,7 @@ from veza.realtime import routes as realtime_routes
 from veza.redis import connect_arq, connect_pubsub, connect_redis
 from veza.settings import Settings
 from veza.tags import routes as tags_routes
+from veza.tasks import TASKS, Tasks, tasks_ctx
 from veza.users import routes as users_routes
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -97,7 +98,8 @@ def create_base_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, handler_args={"max_line_size": 16384})
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx, storage.storage_ctx])
+    app[TASKS] = Tasks()
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx, storage.storage_ctx, tasks_ctx])
     return app
 
 
@@ -131,7 +133,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_cleanup.append(cancel_viewer_events)
     app[RTMP_HEALTH] = {}
     app[REDIS_BYPASS] = RedisBypass()
-    app[CATALOG_CACHE] = PageCache(settings.catalog_cache_seconds)
+    app[CATALOG_CACHE] = PageCache(settings.catalog_cache_seconds, tasks=app[TASKS])
     for table in ROUTE_TABLES:
         add_routes(app, table, API_PREFIX)
     for route in health.routes:

@@ -17,6 +17,7 @@ from veza.live import queries
 from veza.live.models import StreamIn, StreamOut
 from veza.realtime.publish import publish
 from veza.tags.normalize import normalize_tags
+from veza.tasks import spawn
 
 DRAFT_TITLE = "Untitled stream"
 VIEWER_EVENTS_EVERY = 1.0  # seconds, at most, per stream
@@ -167,8 +168,7 @@ class ViewerEvents:
 
     def _trailing(self, stream_id: UUID) -> None:
         del self.pending[stream_id]
-        task = asyncio.create_task(self.changed(stream_id))
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a lost update is not worth a crash
+        spawn(self.app, self.changed(stream_id))  # a lost update is logged, not worth a crash
 
     def cancel(self) -> None:
         for handle in self.pending.values():

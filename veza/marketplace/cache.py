@@ -7,6 +7,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 
+from veza.tasks import Tasks
+
 Rendered = tuple[bytes, str]  # the answer's body and its ETag
 
 
@@ -19,8 +21,9 @@ class PageCache:
     clear it; other processes see them within `ttl` seconds.
     """
 
-    def __init__(self, ttl: float, max_entries: int = 512) -> None:
+    def __init__(self, ttl: float, max_entries: int = 512, tasks: Tasks | None = None) -> None:
         self.ttl = ttl
+        self.tasks = tasks if tasks is not None else Tasks()
         self.max_entries = max_entries
         self._pages: OrderedDict[Hashable, tuple[float, Rendered]] = OrderedDict()
         self._rendering: dict[Hashable, asyncio.Task[Rendered]] = {}
@@ -34,8 +37,8 @@ class PageCache:
             return cached[1]
         task = self._rendering.get(key)
         if task is None:
-            task = self._rendering[key] = asyncio.create_task(self._render(key, render))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # stale readers never await it
+            # Its failure goes to the requests awaiting it (a 404 is no server error); stale readers ignore it.
+            task = self._rendering[key] = self.tasks.spawn(self._render(key, render), report=False)
         if cached is not None:
             return cached[1]
         return await asyncio.shield(task)

@@ -29,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from veza.auth.tokens import AuthUser
 from veza.errors import Unavailable
 from veza.realtime.publish import CONTROL_CHANNEL
+from veza.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,13 @@ RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0)  # between attempts to reconnect; the la
 class Connection:
     """One socket. Its send queue is the transport's write buffer, bounded by MAX_BUFFERED."""
 
-    __slots__ = ("address", "channels", "closing", "expiry", "max_buffered", "transport", "user", "ws")
+    __slots__ = ("address", "channels", "closing", "expiry", "max_buffered", "tasks", "transport", "user", "ws")
 
-    def __init__(self, ws: web.WebSocketResponse, transport, address: str, max_buffered: int) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, transport, address: str, max_buffered: int, tasks: Tasks | None = None
+    ) -> None:
         self.ws = ws
+        self.tasks = tasks if tasks is not None else Tasks()
         self.transport = transport
         self.address = address
         self.max_buffered = max_buffered
@@ -84,7 +88,7 @@ class Connection:
     def close(self, code: int, reason: str) -> None:
         """Close without waiting (from the fan-out path)."""
         if not self.closing:
-            asyncio.create_task(self.aclose(code, reason))  # noqa: RUF006
+            self.tasks.spawn(self.aclose(code, reason))
             self.closing = True
 
     async def aclose(self, code: int, reason: str) -> None:
@@ -93,8 +97,15 @@ class Connection:
 
 
 class Hub:
-    def __init__(self, redis: Redis, max_buffered: int = MAX_BUFFERED, max_sockets_per_client: int = 50) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        max_buffered: int = MAX_BUFFERED,
+        max_sockets_per_client: int = 50,
+        tasks: Tasks | None = None,
+    ) -> None:
         self.max_buffered = max_buffered
+        self.tasks = tasks if tasks is not None else Tasks()  # the app's, drained on shutdown
         self.max_sockets_per_client = max_sockets_per_client
         self._redis = redis
         self._pubsub: PubSub = redis.pubsub()
@@ -155,7 +166,7 @@ class Hub:
             self._sockets_per_client.pop(address, None)
 
     def connect(self, ws: web.WebSocketResponse, transport, address: str, user: AuthUser | None) -> Connection:
-        connection = Connection(ws, transport, address, self.max_buffered)
+        connection = Connection(ws, transport, address, self.max_buffered, self.tasks)
         self._connections.add(connection)
         if user is not None:
             self.authenticate(connection, user)

@@ -22,6 +22,7 @@ from veza.live import queries as live
 from veza.ratelimit import client_ip
 from veza.realtime.hub import CLOSE_UNAUTHORIZED, Connection, Hub
 from veza.realtime.publish import public_channel, user_channel
+from veza.tasks import TASKS
 
 routes = web.RouteTableDef()
 
@@ -217,7 +218,7 @@ async def serve(request: web.Request, hub: Hub, ws: web.WebSocketResponse, addre
 
 
 async def hub_ctx(app: web.Application):
-    hub = Hub(app[REDIS_PUBSUB], max_sockets_per_client=app[SETTINGS].ws_max_sockets_per_client)
+    hub = Hub(app[REDIS_PUBSUB], max_sockets_per_client=app[SETTINGS].ws_max_sockets_per_client, tasks=app[TASKS])
     await hub.start()
     app[HUB] = hub
     yield
