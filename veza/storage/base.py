@@ -40,6 +40,7 @@ class Blob:
     start: int
     end: int
     chunks: AsyncIterator[bytes]
+    content_type: str | None = None  # as stored, when the backend keeps one
 
     @property
     def length(self) -> int:
@@ -63,8 +64,10 @@ class StoredObject:
 
 
 class Storage(Protocol):
-    async def put(self, key: str, stream: AsyncIterable[bytes]) -> int:
+    async def put(self, key: str, stream: AsyncIterable[bytes], content_type: str | None = None) -> int:
         """Store the stream's bytes under key, replacing what was there; return the size.
+
+        The content type is kept where the backend can (S3 serves it back); the app's rows keep it too.
 
         A put that fails leaves the previous object (or none) in place, never a partial one.
         """
@@ -84,10 +87,12 @@ class Storage(Protocol):
     async def delete(self, key: str) -> None:
         """Remove the object; removing a missing one is not an error."""
 
-    async def presign(self, key: str, expires: int, filename: str | None = None) -> str:
+    async def presign(
+        self, key: str, expires: int, filename: str | None = None, content_type: str | None = None
+    ) -> str:
         """A URL that GETs the object without authentication for ``expires`` seconds.
 
-        With a filename, the download is an attachment under that name.
+        With a filename, the download is an attachment under that name; with a content type, it is served as that.
         """
 
     def scan(self, prefix: str) -> AsyncIterator[StoredObject]:

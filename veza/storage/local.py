@@ -103,7 +103,7 @@ class LocalStorage:
             raise InvalidKey(f"storage key escapes the storage folder: {key!r}")
         return path
 
-    async def put(self, key: str, stream: AsyncIterable[bytes]) -> int:
+    async def put(self, key: str, stream: AsyncIterable[bytes], content_type: str | None = None) -> int:
         path = self.path(key)
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         fd, temp = await asyncio.to_thread(tempfile.mkstemp, dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -187,7 +187,10 @@ class LocalStorage:
             with contextlib.suppress(ValueError):  # still running in its thread if we were cancelled
                 objects.close()
 
-    async def presign(self, key: str, expires: int, filename: str | None = None) -> str:
+    async def presign(
+        self, key: str, expires: int, filename: str | None = None, content_type: str | None = None
+    ) -> str:
+        # A signed local link serves application/octet-stream: the app streams typed answers itself.
         check_key(key)
         check_expires(expires)
         expiry = str(int(time.time()) + expires)

@@ -113,8 +113,9 @@ class S3Storage:
         with contextlib.suppress(self.client.exceptions.BucketAlreadyOwnedByYou):
             await self.client.create_bucket(Bucket=self.bucket, **extra)
 
-    async def put(self, key: str, stream: AsyncIterable[bytes]) -> int:
+    async def put(self, key: str, stream: AsyncIterable[bytes], content_type: str | None = None) -> int:
         check_key(key)
+        typed = {"ContentType": content_type} if content_type else {}
         part = io.BytesIO()
         upload_id: str | None = None
         parts: list[dict[str, Any]] = []
@@ -129,13 +130,13 @@ class S3Storage:
                     view = view[room:]
                     if part.tell() == PART_SIZE:
                         if upload_id is None:
-                            created = await self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
+                            created = await self.client.create_multipart_upload(Bucket=self.bucket, Key=key, **typed)
                             upload_id = created["UploadId"]
                         parts.append(await self._upload_part(key, upload_id, len(parts) + 1, part))
                         part = io.BytesIO()
             if upload_id is None:
                 part.seek(0)
-                await self.client.put_object(Bucket=self.bucket, Key=key, Body=part)
+                await self.client.put_object(Bucket=self.bucket, Key=key, Body=part, **typed)
                 return total
             if part.tell():
                 parts.append(await self._upload_part(key, upload_id, len(parts) + 1, part))
@@ -185,7 +186,7 @@ class S3Storage:
                 size = answer["ContentLength"]
                 first, last = resolve_range(size, start, end)
             chunks = body.iter_chunks(CHUNK_SIZE)
-            yield Blob(size, first, last, chunks)
+            yield Blob(size, first, last, chunks, answer.get("ContentType"))
         finally:
             body.close()
             if chunks is not None:
@@ -220,12 +221,16 @@ class S3Storage:
             for item in page.get("Contents", []):
                 yield StoredObject(item["Key"], item["LastModified"], item["Size"])
 
-    async def presign(self, key: str, expires: int, filename: str | None = None) -> str:
+    async def presign(
+        self, key: str, expires: int, filename: str | None = None, content_type: str | None = None
+    ) -> str:
         check_key(key)
         check_expires(expires)
         params = {"Bucket": self.bucket, "Key": key}
         if filename:
             params["ResponseContentDisposition"] = content_disposition(filename)
+        if content_type:  # objects stored without one would be served as binary/octet-stream
+            params["ResponseContentType"] = content_type
         return await self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
 
     async def check(self) -> dict[str, Any]:
