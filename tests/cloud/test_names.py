@@ -6,7 +6,7 @@ import pytest
 
 from veza.cloud.names import clean_content_type, sanitize_name, storage_key
 from veza.cloud.quota import format_bytes
-from veza.cloud.uploads import parse_tags
+from veza.cloud.multipart import parse_tags
 from veza.errors import Invalid
 from veza.storage.base import check_key
 

@@ -287,14 +287,14 @@ async def test_a_database_failure_after_the_blob_removes_it(any_client, monkeypa
 async def test_a_file_deleted_during_new_content_takes_no_version(client, monkeypatch):
     user = await register(client)
     file = await upload_ok(client, user, b"v1")
-    real_receive = uploads.receive
+    real_receive = uploads.store
 
     async def receive_then_delete(*args, **kwargs):
         received = await real_receive(*args, **kwargs)
         assert (await client.delete(f"{FILES}/{file['id']}", headers=user["headers"])).status == 200
         return received
 
-    monkeypatch.setattr(uploads, "receive", receive_then_delete)
+    monkeypatch.setattr(uploads, "store", receive_then_delete)
     resp = await put_content(client, user, file["id"], b"v2")
     assert resp.status == 404
     await assert_nothing_left(client, user)

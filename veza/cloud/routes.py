@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from veza.cloud import downloads, queries, service, shares
+from veza.cloud import queries, service, shares
 from veza.cloud.models import (
     ContentForm,
     DeletedOut,
@@ -23,9 +23,12 @@ from veza.cloud.models import (
     VersionList,
     VersionOut,
 )
+from veza.cloud.multipart import MultipartSource
 from veza.errors import NotFound
 from veza.http import Page, endpoint, ok, require_user, uuid_param
 from veza.keys import DB
+from veza.ratelimit import client_ip
+from veza.storage.serve import requested_range, serve_blob
 from veza.tags.normalize import normalize_tag
 
 routes = web.RouteTableDef()
@@ -33,6 +36,7 @@ routes = web.RouteTableDef()
 TAGS = ["cloud"]
 SHARED_TAGS = ["cloud", "shared"]
 UPLOAD_ERRORS = [400, 408, 413, 415, 422]
+UPLOAD_FIELDS = frozenset({"name", "tags"})
 MAX_VERSION = 2**31 - 1
 
 
@@ -55,7 +59,7 @@ def version_param(request: web.Request) -> int:
     errors=UPLOAD_ERRORS,
 )
 async def upload_file(request: web.Request) -> web.Response:
-    row = await service.upload_file(request, require_user(request))
+    row = await service.upload_file(request.app, require_user(request), MultipartSource(request, UPLOAD_FIELDS))
     return ok(FileOut.model_validate(row), status=201)
 
 
@@ -100,8 +104,8 @@ async def download_file(request: web.Request, query: DownloadQuery) -> web.Strea
     db = request.app[DB]
     file = await queries.get_file(db, file_id, user.id)
     version = await queries.get_version(db, file_id, query.version or file["current_version"])
-    return await downloads.serve_blob(
-        request, key=version["storage_key"], filename=file["name"], content_type=version["content_type"]
+    return await serve_blob(
+        request, version["storage_key"], content_type=version["content_type"], filename=file["name"]
     )
 
 
@@ -115,7 +119,8 @@ async def download_file(request: web.Request, query: DownloadQuery) -> web.Strea
     errors=UPLOAD_ERRORS,
 )
 async def upload_content(request: web.Request) -> web.Response:
-    row = await service.upload_content(request, require_user(request), uuid_param(request))
+    user, file_id = require_user(request), uuid_param(request)
+    row = await service.upload_content(request.app, user, file_id, MultipartSource(request))
     return ok(FileOut.model_validate(row))
 
 
@@ -193,8 +198,8 @@ async def revoke_share(request: web.Request) -> web.Response:
 @routes.get("/cloud/shared/{token}")
 @endpoint("A shared file's metadata (public, rate-limited)", response=SharedFileOut, tags=SHARED_TAGS, errors=[429])
 async def shared_file(request: web.Request) -> web.Response:
-    row = await shares.open_share(request)
     token = request.match_info["token"]
+    row = await shares.open_share(request.app, token, client=client_ip(request))
     data = SharedFileOut(**row, download_url=shares.shared_url(request.app, token, "/download"))
     return ok(data, headers={"Cache-Control": "no-store"})
 
@@ -207,8 +212,11 @@ async def shared_file(request: web.Request) -> web.Response:
     errors=[416, 429],
 )
 async def shared_download(request: web.Request) -> web.StreamResponse:
-    byte_range = downloads.requested_range(request)
-    row, version = await shares.shared_version(request, count=byte_range is None or byte_range[0] == 0)
-    return await downloads.serve_blob(
-        request, key=version["storage_key"], filename=row["name"], content_type=version["content_type"]
+    byte_range = requested_range(request)
+    row, version = await shares.shared_version(
+        request.app,
+        request.match_info["token"],
+        client=client_ip(request),
+        count=byte_range is None or byte_range[0] == 0,
     )
+    return await serve_blob(request, version["storage_key"], content_type=version["content_type"], filename=row["name"])

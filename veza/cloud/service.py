@@ -15,6 +15,7 @@ orphan blob, never a row without its blob).
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -25,39 +26,47 @@ from veza.cloud import queries, uploads
 from veza.cloud.models import FileUpdate, UploadFields
 from veza.cloud.names import sanitize_name, storage_key
 from veza.cloud.quota import Reservation
-from veza.cloud.uploads import Received, run_to_end
+from veza.cloud.uploads import Received, Source
 from veza.db import Database, IntegrityError, Row, transaction
 from veza.errors import Conflict, Invalid
 from veza.http import validate
 from veza.keys import DB, SETTINGS, STORAGE
 from veza.storage import Storage
 from veza.tags.normalize import normalize_tags
+from veza.tasks import run_to_end
 
 log = logging.getLogger(__name__)
 
-UPLOAD_FIELDS = frozenset({"name", "tags"})
-
 
 async def _receive(
-    request: web.Request, user: AuthUser, key: str, text_fields: frozenset[str]
-) -> tuple[Received, Reservation]:
-    """Stream the request's file to `key`, holding quota for it; the caller releases the reservation."""
-    app = request.app
-    settings = app[SETTINGS]
+    app: web.Application, user: AuthUser, key: str, source: Source
+) -> tuple[Received, dict[str, Any], Reservation]:
+    """Stream the source's file to `key`, holding quota for it; the caller releases the reservation."""
+    settings, storage = app[SETTINGS], app[STORAGE]
     limit = settings.upload_max_bytes
-    length = uploads.declared_length(request, limit)
-    ceiling = min(limit, length) if length is not None else limit
+    max_size = source.max_size(limit)
+    ceiling = min(limit, max_size) if max_size is not None else limit
     reservation = Reservation(app[DB], user.id, settings.user_quota_bytes, ceiling)
-    try:
-        # A declared length tells at once whether the file can fit.
-        await reservation.ensure(max(0, (length or 0) - uploads.MULTIPART_SLACK))
-        received = await uploads.receive(
-            request, app[STORAGE], key, limit=limit, reservation=reservation, text_fields=text_fields
+    stored = False
+
+    async def store(chunks: AsyncIterator[bytes], filename: str | None, content_type: str | None) -> Received:
+        nonlocal stored
+        received = await uploads.store(
+            storage, key, chunks, limit=limit, reservation=reservation, content_type=content_type, filename=filename
         )
+        stored = True
+        return received
+
+    try:
+        # A known size tells at once whether the file can fit.
+        await reservation.ensure(max(0, (max_size or 0) - source.framing))
+        received, fields = await source.read(store)
     except BaseException:
-        await run_to_end(reservation.release())
+        if stored:
+            await run_to_end(app, uploads.discard_blob(storage, key))
+        await run_to_end(app, reservation.release())
         raise
-    return received, reservation
+    return received, fields, reservation
 
 
 async def _record(db: Database, storage: Storage, key: str, version_id: UUID, reservation: Reservation, write) -> Row:
@@ -77,14 +86,6 @@ async def _record(db: Database, storage: Storage, key: str, version_id: UUID, re
         await reservation.release()
 
 
-def _upload_form(fields: dict[str, list[str]]) -> UploadFields:
-    names = fields.get("name", [])
-    if len(names) > 1:
-        raise Invalid(details=[{"field": "name", "message": "given more than once"}])
-    data = {"name": names[0] if names else None, "tags": uploads.parse_tags(fields.get("tags", []))}
-    return validate(UploadFields, data)  # type: ignore[return-value]
-
-
 def _version_fields(version_id: UUID, file_id: UUID, number: int, key: str, received: Received) -> dict[str, Any]:
     return {
         "id": version_id,
@@ -97,16 +98,16 @@ def _version_fields(version_id: UUID, file_id: UUID, number: int, key: str, rece
     }
 
 
-async def upload_file(request: web.Request, user: AuthUser) -> Row:
-    """POST /cloud/files: a new file whose first version is the uploaded content."""
+async def upload_file(app: web.Application, user: AuthUser, source: Source) -> Row:
+    """POST /cloud/files: a new file whose first version is the uploaded content (`name`, `tags` optional)."""
     file_id, version_id = uuid4(), uuid4()
     key = storage_key(user.id, file_id, version_id)
-    received, reservation = await _receive(request, user, key, UPLOAD_FIELDS)
+    received, fields, reservation = await _receive(app, user, key, source)
     try:
-        form = _upload_form(received.fields)
+        form: UploadFields = validate(UploadFields, fields)  # type: ignore[assignment]
     except BaseException:
-        await run_to_end(uploads.discard_blob(request.app[STORAGE], key))
-        await run_to_end(reservation.release())
+        await run_to_end(app, uploads.discard_blob(app[STORAGE], key))
+        await run_to_end(app, reservation.release())
         raise
     tags = normalize_tags(form.tags)
     name = sanitize_name(form.name if form.name and form.name.strip() else received.filename)
@@ -128,17 +129,16 @@ async def upload_file(request: web.Request, user: AuthUser) -> Row:
         await queries.insert_version(tx, _version_fields(version_id, file_id, 1, key, received))
         return row
 
-    app = request.app
-    return await run_to_end(_record(app[DB], app[STORAGE], key, version_id, reservation, write))
+    return await run_to_end(app, _record(app[DB], app[STORAGE], key, version_id, reservation, write))
 
 
-async def upload_content(request: web.Request, user: AuthUser, file_id: UUID) -> Row:
+async def upload_content(app: web.Application, user: AuthUser, file_id: UUID, source: Source) -> Row:
     """PUT /cloud/files/{id}/content: the upload becomes the file's next version."""
-    db = request.app[DB]
+    db = app[DB]
     await queries.get_file(db, file_id, user.id)  # 404 before a byte of the body is read
     version_id = uuid4()
     key = storage_key(user.id, file_id, version_id)
-    received, reservation = await _receive(request, user, key, frozenset())
+    received, _, reservation = await _receive(app, user, key, source)
 
     async def write(tx) -> Row:
         current = await queries.get_file(tx, file_id, user.id, lock=True)
@@ -148,7 +148,7 @@ async def upload_content(request: web.Request, user: AuthUser, file_id: UUID) ->
         )
         return await queries.set_current(tx, file_id, version)
 
-    return await run_to_end(_record(db, request.app[STORAGE], key, version_id, reservation, write))
+    return await run_to_end(app, _record(db, app[STORAGE], key, version_id, reservation, write))
 
 
 async def _add_version_from(app: web.Application, user: AuthUser, file_id: UUID, number: int | None) -> Row:

@@ -21,7 +21,7 @@ from veza.constants import API_PREFIX
 from veza.db import Row, transaction
 from veza.errors import NotFound
 from veza.keys import DB, REDIS, SETTINGS
-from veza.ratelimit import client_ip, limit
+from veza.ratelimit import limit
 
 TOKEN_BYTES = 32  # 256 bits
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -66,21 +66,22 @@ async def revoke_share(app: web.Application, user: AuthUser, share_id: UUID) -> 
     return await queries.revoke_share(app[DB], share_id, user.id)
 
 
-async def open_share(request: web.Request) -> Row:
-    """The file behind the request's token, if the link is live; one 404 for every other case."""
-    app = request.app
-    await limit(app[REDIS], "cloud-shared", client_ip(request), max_hits=SHARED_HITS_PER_MINUTE, per=60)
-    token = request.match_info["token"]
+async def open_share(app: web.Application, token: str, *, client: str) -> Row:
+    """The file behind `token`, if the link is live; one 404 for every other case.
+
+    `client` is the caller's address: each gets SHARED_HITS_PER_MINUTE over both public routes.
+    """
+    await limit(app[REDIS], "cloud-shared", client, max_hits=SHARED_HITS_PER_MINUTE, per=60)
     row = await queries.shared_file(app[DB], hash_token(token)) if _TOKEN.fullmatch(token) else None
     if row is None:
         raise NotFound(LINK_NOT_FOUND)
     return row
 
 
-async def shared_version(request: web.Request, *, count: bool) -> tuple[Row, Row]:
+async def shared_version(app: web.Application, token: str, *, client: str, count: bool) -> tuple[Row, Row]:
     """The shared file and its current version; `count` adds one to the link's downloads."""
-    row = await open_share(request)
-    db = request.app[DB]
+    row = await open_share(app, token, client=client)
+    db = app[DB]
     try:
         version = await queries.get_version(db, row["id"], row["current_version"])
     except NotFound:  # the file went in between
