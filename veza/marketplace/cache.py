@@ -1,4 +1,9 @@
-"""Rendered catalog pages, kept a few seconds: the catalog is read far more often than written."""
+"""Rendered catalog pages, kept a few seconds: the catalog is read far more often than written.
+
+What is cached (the public catalog and product pages, under which keys, how
+long browsers may keep them) and when it is cleared (``catalog_changed``,
+after every write) live here together.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,18 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from uuid import UUID
 
+from aiohttp import web
+
+from veza.http import envelope_page
+from veza.keys import CATALOG_CACHE, DB
+from veza.marketplace import queries
+from veza.marketplace.models import ProductList, ProductOut
 from veza.tasks import Tasks
 
 Rendered = tuple[bytes, str]  # the answer's body and its ETag
+CATALOG_MAX_AGE = 30  # seconds browsers and CDNs may reuse a catalog page
 
 
 class PageCache:
@@ -56,3 +69,26 @@ class PageCache:
 
     def clear(self) -> None:
         self._pages.clear()
+
+
+async def catalog_page(app: web.Application, *, tsquery: str | None, sort: str, limit: int, offset: int) -> Rendered:
+    """A page of the public catalog, rendered at most once per process every few seconds."""
+
+    async def render() -> Rendered:
+        rows, total = await queries.catalog(app[DB], tsquery=tsquery, sort=sort, limit=limit, offset=offset)
+        return envelope_page(ProductList(products=rows, total=total).model_dump(mode="json"))
+
+    return await app[CATALOG_CACHE].get(("catalog", tsquery, sort, limit, offset), render)
+
+
+async def product_page(app: web.Application, product_id: UUID) -> Rendered:
+    async def render() -> Rendered:
+        row = await queries.active_product(app[DB], product_id)
+        return envelope_page(ProductOut.model_validate(row).model_dump(mode="json"))
+
+    return await app[CATALOG_CACHE].get(("product", product_id), render)
+
+
+async def catalog_changed(app: web.Application) -> None:
+    """This process shows the change at once; others within their cache's few seconds."""
+    app[CATALOG_CACHE].clear()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from veza.http import cacheable_response, endpoint, envelope_page, ok, require_user, uuid_param
-from veza.keys import CATALOG_CACHE, DB
-from veza.marketplace import queries, service
-from veza.marketplace.cache import Rendered
+from veza.http import cacheable_response, endpoint, ok, require_user, uuid_param
+from veza.keys import DB
+from veza.marketplace import cache, queries, service
 from veza.marketplace.models import (
     CatalogQuery,
     ProductIn,
@@ -21,7 +20,6 @@ from veza.marketplace.models import (
 from veza.marketplace.search import prefix_query
 
 routes = web.RouteTableDef()
-CATALOG_MAX_AGE = 30  # seconds browsers and CDNs may reuse a catalog page
 
 
 @routes.get("/marketplace/products")
@@ -32,30 +30,17 @@ CATALOG_MAX_AGE = 30  # seconds browsers and CDNs may reuse a catalog page
     tags=["marketplace"],
 )
 async def catalog(request: web.Request, query: CatalogQuery) -> web.Response:
-    tsquery = prefix_query(query.search)
-
-    async def render() -> Rendered:
-        rows, total = await queries.catalog(
-            request.app[DB], tsquery=tsquery, sort=query.sort, limit=query.limit, offset=query.offset
-        )
-        return envelope_page(ProductList(products=rows, total=total).model_dump(mode="json"))
-
-    key = ("catalog", tsquery, query.sort, query.limit, query.offset)
-    page = await request.app[CATALOG_CACHE].get(key, render)
-    return cacheable_response(request, page, max_age=CATALOG_MAX_AGE)
+    page = await cache.catalog_page(
+        request.app, tsquery=prefix_query(query.search), sort=query.sort, limit=query.limit, offset=query.offset
+    )
+    return cacheable_response(request, page, max_age=cache.CATALOG_MAX_AGE)
 
 
 @routes.get("/marketplace/products/{id}")
 @endpoint("One product of the catalog, with its seller and rating", response=ProductOut, tags=["marketplace"])
 async def product(request: web.Request) -> web.Response:
-    product_id = uuid_param(request)
-
-    async def render() -> Rendered:
-        row = await queries.active_product(request.app[DB], product_id)
-        return envelope_page(ProductOut.model_validate(row).model_dump(mode="json"))
-
-    page = await request.app[CATALOG_CACHE].get(("product", product_id), render)
-    return cacheable_response(request, page, max_age=CATALOG_MAX_AGE)
+    page = await cache.product_page(request.app, uuid_param(request))
+    return cacheable_response(request, page, max_age=cache.CATALOG_MAX_AGE)
 
 
 @routes.post("/marketplace/products")

@@ -10,8 +10,9 @@ from aiohttp import web
 from veza.auth.tokens import AuthUser
 from veza.db import transaction
 from veza.errors import Invalid
-from veza.keys import CATALOG_CACHE, DB
+from veza.keys import DB
 from veza.marketplace import queries
+from veza.marketplace.cache import catalog_changed
 from veza.marketplace.models import ProductIn, ProductUpdate
 from veza.tags.normalize import normalize_tags
 
@@ -51,8 +52,3 @@ async def update_product(app: web.Application, seller: AuthUser, product_id: UUI
 async def archive_product(app: web.Application, seller: AuthUser, product_id: UUID) -> None:
     await queries.archive_product(app[DB], product_id, seller.id)
     await catalog_changed(app)
-
-
-async def catalog_changed(app: web.Application) -> None:
-    """This process shows the change at once; others within their cache's few seconds."""
-    app[CATALOG_CACHE].clear()
