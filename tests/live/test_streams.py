@@ -6,10 +6,13 @@ import socket
 import uuid
 
 import pytest
+from aiohttp import web
 
 from tests.factories import register, ws_receive, ws_subscribe
 from tests.live.callbacks import SECRET, callback, key_of
 from veza.app import create_app
+from veza.keys import RTMP_HEALTH, SETTINGS
+from veza.live import service as live_service
 
 STREAMS = "/api/v1/live/streams"
 
@@ -240,3 +243,16 @@ async def test_live_health_reports_whether_rtmp_answers(aiohttp_client, settings
     assert (await (await up.get("/api/v1/live/health")).json())["data"]["status"] == "ok"
     server.close()
     await server.wait_closed()
+
+
+async def test_the_rtmp_probe_is_a_service_with_its_result_cached(settings, monkeypatch):
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    app = web.Application()
+    app[SETTINGS] = settings.model_copy(update={"rtmp_health_port": server.sockets[0].getsockname()[1]})
+    app[RTMP_HEALTH] = {}
+    assert await live_service.rtmp_status(app) == "ok"
+    server.close()
+    await server.wait_closed()
+    assert await live_service.rtmp_status(app) == "ok"  # the cached probe, within its few seconds
+    monkeypatch.setattr(live_service, "RTMP_HEALTH_CACHE_SECONDS", 0)
+    assert await live_service.rtmp_status(app) == "down"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import time
 from typing import NamedTuple
 
 from aiohttp import web
 
 from veza.errors import Forbidden
 from veza.http import Page, endpoint, ok, require_user, uuid_param
-from veza.keys import DB, RTMP_HEALTH, SETTINGS
+from veza.keys import DB, SETTINGS
 from veza.live import queries, service
 from veza.live.models import (
     LiveHealth,
@@ -29,7 +27,6 @@ from veza.live.models import (
 )
 
 routes = web.RouteTableDef()
-RTMP_HEALTH_CACHE_SECONDS = 5
 # Only something shaped like a UUID routes to one stream, so /live/streams/me is never taken for an id
 # (PUT /live/streams/me is a 405, not an attempt to update a stream called "me").
 STREAM = "/live/streams/{id:[0-9a-fA-F-]+}"
@@ -179,24 +176,5 @@ async def on_play_done(request: web.Request, query: RtmpQuery, form: RtmpForm) -
 @routes.get("/live/health")
 @endpoint("Whether the RTMP server answers (cached a few seconds)", response=LiveHealth, tags=["live"])
 async def live_health(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    status = await rtmp_status(request.app)
-    return ok({"status": status, "rtmp_url": settings.rtmp_public_url})
-
-
-async def rtmp_status(app: web.Application) -> str:
-    cache = app[RTMP_HEALTH]
-    if time.monotonic() - cache.get("at", -1e9) > RTMP_HEALTH_CACHE_SECONDS:
-        settings = app[SETTINGS]
-        try:
-            _, writer = await asyncio.wait_for(
-                asyncio.open_connection(settings.rtmp_health_host, settings.rtmp_health_port),
-                settings.rtmp_health_timeout,
-            )
-            writer.close()
-            await writer.wait_closed()
-            cache["status"] = "ok"
-        except (OSError, TimeoutError):
-            cache["status"] = "down"
-        cache["at"] = time.monotonic()
-    return cache["status"]
+    status = await service.rtmp_status(request.app)
+    return ok({"status": status, "rtmp_url": request.app[SETTINGS].rtmp_public_url})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from typing import Any
 from uuid import UUID
 
@@ -12,7 +13,7 @@ from aiohttp import web
 from veza.auth.tokens import AuthUser
 from veza.db import Queries, UniqueViolation, transaction
 from veza.errors import Conflict, Forbidden
-from veza.keys import DB, REDIS, SETTINGS, VIEWER_EVENTS
+from veza.keys import DB, REDIS, RTMP_HEALTH, SETTINGS, VIEWER_EVENTS
 from veza.live import queries
 from veza.live.models import StreamIn, StreamOut
 from veza.realtime.publish import publish
@@ -21,6 +22,7 @@ from veza.tasks import spawn
 
 DRAFT_TITLE = "Untitled stream"
 VIEWER_EVENTS_EVERY = 1.0  # seconds, at most, per stream
+RTMP_HEALTH_CACHE_SECONDS = 5  # how long one probe of the RTMP server answers /live/health
 
 
 def new_stream_key() -> str:
@@ -148,6 +150,25 @@ async def count_viewer(app: web.Application, name: str, delta: int) -> None:
         return
     await queries.add_viewers(db, stream["id"], delta)
     await app[VIEWER_EVENTS].changed(stream["id"])
+
+
+async def rtmp_status(app: web.Application) -> str:
+    """ "ok" when the RTMP server accepts a TCP connection, else "down"; probed at most every few seconds."""
+    cache = app[RTMP_HEALTH]
+    if time.monotonic() - cache.get("at", -1e9) > RTMP_HEALTH_CACHE_SECONDS:
+        settings = app[SETTINGS]
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(settings.rtmp_health_host, settings.rtmp_health_port),
+                settings.rtmp_health_timeout,
+            )
+            writer.close()
+            await writer.wait_closed()
+            cache["status"] = "ok"
+        except (OSError, TimeoutError):
+            cache["status"] = "down"
+        cache["at"] = time.monotonic()
+    return cache["status"]
 
 
 class ViewerEvents:
