@@ -4,9 +4,9 @@ import uuid
 
 import pytest
 
+from veza.cloud.multipart import parse_tags
 from veza.cloud.names import clean_content_type, sanitize_name, storage_key
 from veza.cloud.quota import format_bytes
-from veza.cloud.multipart import parse_tags
 from veza.errors import Invalid
 from veza.storage.base import check_key
 

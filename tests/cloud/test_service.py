@@ -37,7 +37,7 @@ async def test_a_worker_uploads_new_content_and_reads_it_back(any_client):
     assert (row["name"], row["size_bytes"], row["content_type"], row["tags"]) == ("take.wav", 8, "audio/wav", ["lo-fi"])
     row = await service.upload_content(client.app, caller(user), row["id"], ByteSource(chunks(b"second")))
     assert (row["current_version"], row["size_bytes"]) == (2, 6)
-    status, headers, body = await fetch(client, f"{FILES}/{row['id']}/download", headers=user["headers"])
+    status, _, body = await fetch(client, f"{FILES}/{row['id']}/download", headers=user["headers"])
     assert (status, body) == (200, b"second")
     assert await used_bytes(client.app, user) == 14
 
