@@ -3,7 +3,8 @@
 Nothing is buffered whole. The upload limit is enforced while streaming, the
 quota through a ``Reservation`` that grows with the bytes. The source may be
 a request's multipart part (``cloud/multipart.py``) or any async iterator of
-bytes (a worker's). Whatever goes wrong, the blob written so far is removed.
+bytes (a worker's, via ``ByteSource``). A put that fails leaves no blob; the
+service removes a stored blob whose upload fails afterwards.
 """
 
 from __future__ import annotations
