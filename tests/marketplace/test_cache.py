@@ -1,13 +1,16 @@
 """The catalog's page cache: shared renders, stale-while-refreshing, cleared by this process's writes."""
 
 import asyncio
+import logging
 
 import pytest
 
 from tests.factories import make_product, register
 from veza.app import create_app
+from veza.errors import NotFound
 from veza.keys import DB
 from veza.marketplace.cache import PageCache
+from veza.tasks import Tasks
 
 PRODUCTS = "/api/v1/marketplace/products"
 
@@ -89,3 +92,23 @@ async def test_the_catalog_is_served_from_the_cache_and_writes_clear_it(client):
     await client.delete(f"{PRODUCTS}/{product['id']}", headers=seller["headers"])
     assert (await (await client.get(PRODUCTS)).json())["data"]["total"] == 0
     assert (await client.get(f"{PRODUCTS}/{product['id']}")).status == 404
+
+
+async def test_a_failed_render_goes_to_its_waiters_unlogged_and_the_next_request_renders_again(caplog):
+    tasks = Tasks()
+    cache = PageCache(ttl=10, tasks=tasks)
+    calls = 0
+
+    async def render():
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise NotFound("Product not found")
+        return b"body", '"etag"'
+
+    with caplog.at_level(logging.ERROR, logger="veza.tasks"):
+        results = await asyncio.gather(cache.get("k", render), cache.get("k", render), return_exceptions=True)
+    assert [type(result) for result in results] == [NotFound, NotFound]
+    assert caplog.records == []  # a 404 is an answer, not a server error
+    assert len(tasks) == 0
+    assert await cache.get("k", render) == (b"body", '"etag"')
