@@ -75,8 +75,8 @@ class _AiopgStatementTimeoutFilter(logging.Filter):
 _STATEMENT_TIMEOUT_FILTER = _AiopgStatementTimeoutFilter()
 
 
-class Queries:
-    """fetch_one / fetch_all / fetch_val / execute over some connection."""
+class Executor:
+    """Runs SQL over some connection (the pool, a session, a transaction)."""
 
     async def _run(self, sql: str, params: Params, fetch: str) -> Any:
         raise NotImplementedError
@@ -114,7 +114,7 @@ async def _execute(conn: aiopg.Connection, sql: str, params: Params, fetch: str)
         raise
 
 
-class Database(Queries):
+class Database(Executor):
     """The pool. Single statements run in autocommit; several go in a transaction."""
 
     def __init__(self, pool: aiopg.Pool, connect_timeout: float) -> None:
@@ -144,7 +144,7 @@ class Database(Queries):
         await self.pool.wait_closed()
 
 
-class Session(Queries):
+class Session(Executor):
     """Queries on one connection of their own, each committed as it runs."""
 
     def __init__(self, conn: aiopg.Connection) -> None:

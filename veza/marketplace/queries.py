@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from veza.db import Queries, Row, set_clause
+from veza.db import Executor, Row, set_clause
 from veza.errors import NotFound
 
 SELECT_PRODUCT = """
@@ -25,7 +25,7 @@ ORDER_BY = {
 UPDATABLE = frozenset({"title", "description", "kind", "price_cents", "currency", "tags", "asset_file_id"})
 
 
-async def catalog(db: Queries, *, tsquery: str | None, sort: str, limit: int, offset: int) -> tuple[list[Row], int]:
+async def catalog(db: Executor, *, tsquery: str | None, sort: str, limit: int, offset: int) -> tuple[list[Row], int]:
     where = "p.status = 'active'"
     if tsquery:
         where += " AND p.search @@ to_tsquery('simple', %(q)s)"
@@ -37,14 +37,14 @@ async def catalog(db: Queries, *, tsquery: str | None, sort: str, limit: int, of
     return rows, total
 
 
-async def active_product(db: Queries, product_id: UUID) -> Row:
+async def active_product(db: Executor, product_id: UUID) -> Row:
     row = await db.fetch_one(f"{SELECT_PRODUCT} WHERE p.id = %s AND p.status = 'active'", (product_id,))
     if row is None:
         raise NotFound("Product not found")
     return row
 
 
-async def seller_product(db: Queries, product_id: UUID, seller_id: UUID) -> Row:
+async def seller_product(db: Executor, product_id: UUID, seller_id: UUID) -> Row:
     row = await db.fetch_one(f"{SELECT_PRODUCT} WHERE p.id = %s AND p.seller_id = %s", (product_id, seller_id))
     if row is None:
         raise NotFound("Product not found")
@@ -52,7 +52,7 @@ async def seller_product(db: Queries, product_id: UUID, seller_id: UUID) -> Row:
 
 
 async def seller_products(
-    db: Queries, seller_id: UUID, *, status: str | None, limit: int, offset: int
+    db: Executor, seller_id: UUID, *, status: str | None, limit: int, offset: int
 ) -> tuple[list[Row], int]:
     where = "p.seller_id = %(seller)s" + (" AND p.status = %(status)s" if status else "")
     params = {"seller": seller_id, "status": status, "limit": limit, "offset": offset}
@@ -62,7 +62,7 @@ async def seller_products(
     return rows, await db.fetch_val(f"SELECT count(*) FROM products p WHERE {where}", params)
 
 
-async def insert_product(db: Queries, seller_id: UUID, fields: dict[str, Any]) -> UUID:
+async def insert_product(db: Executor, seller_id: UUID, fields: dict[str, Any]) -> UUID:
     return await db.fetch_val(
         """
         INSERT INTO products (seller_id, asset_file_id, title, description, kind, price_cents, currency, tags)
@@ -74,7 +74,7 @@ async def insert_product(db: Queries, seller_id: UUID, fields: dict[str, Any]) -
     )
 
 
-async def update_product(db: Queries, product_id: UUID, seller_id: UUID, fields: dict[str, Any]) -> None:
+async def update_product(db: Executor, product_id: UUID, seller_id: UUID, fields: dict[str, Any]) -> None:
     updated = await db.execute(
         f"UPDATE products SET {set_clause(fields, UPDATABLE)} WHERE id = %(id)s AND seller_id = %(seller)s",
         {**fields, "id": product_id, "seller": seller_id},
@@ -83,7 +83,7 @@ async def update_product(db: Queries, product_id: UUID, seller_id: UUID, fields:
         raise NotFound("Product not found")
 
 
-async def archive_product(db: Queries, product_id: UUID, seller_id: UUID) -> None:
+async def archive_product(db: Executor, product_id: UUID, seller_id: UUID) -> None:
     updated = await db.execute(
         "UPDATE products SET status = 'archived', updated_at = now() WHERE id = %s AND seller_id = %s",
         (product_id, seller_id),
@@ -92,10 +92,10 @@ async def archive_product(db: Queries, product_id: UUID, seller_id: UUID) -> Non
         raise NotFound("Product not found")
 
 
-async def owns_cloud_file(db: Queries, file_id: UUID, user_id: UUID) -> bool:
+async def owns_cloud_file(db: Executor, file_id: UUID, user_id: UUID) -> bool:
     return bool(await db.fetch_val("SELECT 1 FROM cloud_files WHERE id = %s AND user_id = %s", (file_id, user_id)))
 
 
-async def become_seller(db: Queries, user_id: UUID) -> bool:
+async def become_seller(db: Executor, user_id: UUID) -> bool:
     """A user's first product makes them a seller; admins stay admins."""
     return bool(await db.execute("UPDATE users SET role = 'seller' WHERE id = %s AND role = 'user'", (user_id,)))

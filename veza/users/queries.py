@@ -5,40 +5,40 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from veza.db import Queries, Row, set_clause
+from veza.db import Executor, Row, set_clause
 from veza.errors import NotFound
 
 PUBLIC_COLUMNS = "id, username::text AS username, email::text AS email, role, created_at, updated_at"
 UPDATABLE = frozenset({"username", "email", "password_hash", "role"})
 
 
-async def insert_user(db: Queries, username: str, email: str, password_hash: str, role: str = "user") -> Row:
+async def insert_user(db: Executor, username: str, email: str, password_hash: str, role: str = "user") -> Row:
     return await db.fetch_one(
         f"INSERT INTO users (username, email, password_hash, role) VALUES (%s, %s, %s, %s) RETURNING {PUBLIC_COLUMNS}",
         (username, email, password_hash, role),
     )
 
 
-async def get_user(db: Queries, user_id: UUID) -> Row:
+async def get_user(db: Executor, user_id: UUID) -> Row:
     row = await db.fetch_one(f"SELECT {PUBLIC_COLUMNS} FROM users WHERE id = %s", (user_id,))
     if row is None:
         raise NotFound("User not found")
     return row
 
 
-async def find_login(db: Queries, email: str) -> Row | None:
+async def find_login(db: Executor, email: str) -> Row | None:
     """The user with this email (any case) and their password hash."""
     return await db.fetch_one(f"SELECT {PUBLIC_COLUMNS}, password_hash FROM users WHERE email = %s", (email,))
 
 
-async def get_password_hash(db: Queries, user_id: UUID) -> str:
+async def get_password_hash(db: Executor, user_id: UUID) -> str:
     value = await db.fetch_val("SELECT password_hash FROM users WHERE id = %s", (user_id,))
     if value is None:
         raise NotFound("User not found")
     return value
 
 
-async def taken(db: Queries, *, username: str | None = None, email: str | None = None, other_than=None) -> list[str]:
+async def taken(db: Executor, *, username: str | None = None, email: str | None = None, other_than=None) -> list[str]:
     """Which of username / email another account already has."""
     row = await db.fetch_one(
         """
@@ -51,7 +51,7 @@ async def taken(db: Queries, *, username: str | None = None, email: str | None =
     return [field for field in ("username", "email") if row and row[field]]
 
 
-async def update_user(db: Queries, user_id: UUID, fields: dict[str, Any]) -> Row:
+async def update_user(db: Executor, user_id: UUID, fields: dict[str, Any]) -> Row:
     """Set the given columns (names come from code, never from the client)."""
     row = await db.fetch_one(
         f"UPDATE users SET {set_clause(fields, UPDATABLE)} WHERE id = %(id)s RETURNING {PUBLIC_COLUMNS}",
