@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from veza.db import Executor, Row, set_clause
-from veza.errors import NotFound
+from veza.db import Executor, Row, escape_like, set_clause
 
 FILE_COLUMNS = "id, user_id, name, tags, current_version, size_bytes, content_type, sha256, created_at, updated_at"
 VERSION_COLUMNS = "id, file_id, version, storage_key, size_bytes, sha256, content_type, created_at"
@@ -17,12 +16,7 @@ SHARE_COLUMNS = (
 UPDATABLE = frozenset({"name", "tags"})
 
 
-def file_not_found() -> NotFound:
-    return NotFound("File not found")
-
-
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+FILE_NOT_FOUND = "File not found"
 
 
 # Files.
@@ -41,13 +35,11 @@ async def insert_file(db: Executor, fields: dict[str, Any]) -> Row:
 
 async def get_file(db: Executor, file_id: UUID, owner_id: UUID, *, lock: bool = False) -> Row:
     """The owner's file (locked FOR UPDATE if asked); another user's file is not found."""
-    row = await db.fetch_one(
+    return await db.fetch_found(
         f"SELECT {FILE_COLUMNS} FROM cloud_files WHERE id = %s AND user_id = %s{' FOR UPDATE' if lock else ''}",
         (file_id, owner_id),
+        FILE_NOT_FOUND,
     )
-    if row is None:
-        raise file_not_found()
-    return row
 
 
 async def page_files(
@@ -58,36 +50,23 @@ async def page_files(
         where += " AND name ILIKE %(like)s"
     if tag:
         where += " AND tags @> ARRAY[%(tag)s]::text[]"
-    params = {
-        "owner": owner_id,
-        "like": f"%{escape_like(search or '')}%",
-        "tag": tag,
-        "limit": limit,
-        "offset": offset,
-    }
-    rows = await db.fetch_all(
-        f"""
-        SELECT {FILE_COLUMNS} FROM cloud_files WHERE {where}
-        ORDER BY updated_at DESC, id LIMIT %(limit)s OFFSET %(offset)s
-        """,
-        params,
+    params = {"owner": owner_id, "like": f"%{escape_like(search or '')}%", "tag": tag}
+    return await db.fetch_page(
+        FILE_COLUMNS, f"cloud_files WHERE {where}", params, order_by="updated_at DESC, id", limit=limit, offset=offset
     )
-    return rows, await db.fetch_val(f"SELECT count(*) FROM cloud_files WHERE {where}", params)
 
 
 async def update_file(db: Executor, file_id: UUID, owner_id: UUID, fields: dict[str, Any]) -> Row:
     if not fields:
         return await get_file(db, file_id, owner_id)
-    row = await db.fetch_one(
+    return await db.fetch_found(
         f"""
         UPDATE cloud_files SET {set_clause(fields, UPDATABLE)}
         WHERE id = %(id)s AND user_id = %(owner)s RETURNING {FILE_COLUMNS}
         """,
         {**fields, "id": file_id, "owner": owner_id},
+        FILE_NOT_FOUND,
     )
-    if row is None:
-        raise file_not_found()
-    return row
 
 
 async def set_current(db: Executor, file_id: UUID, version: Row) -> Row:
@@ -134,12 +113,11 @@ async def versions(db: Executor, file_id: UUID) -> list[Row]:
 
 
 async def get_version(db: Executor, file_id: UUID, version: int) -> Row:
-    row = await db.fetch_one(
-        f"SELECT {VERSION_COLUMNS} FROM cloud_file_versions WHERE file_id = %s AND version = %s", (file_id, version)
+    return await db.fetch_found(
+        f"SELECT {VERSION_COLUMNS} FROM cloud_file_versions WHERE file_id = %s AND version = %s",
+        (file_id, version),
+        "Version not found",
     )
-    if row is None:
-        raise NotFound("Version not found")
-    return row
 
 
 # Storage use: committed bytes and the reservations of uploads in flight.
@@ -185,6 +163,10 @@ async def drop_reservation(db: Executor, reservation_id: UUID) -> None:
     await db.execute("DELETE FROM cloud_upload_reservations WHERE id = %s", (reservation_id,))
 
 
+async def owns_file(db: Executor, file_id: UUID, user_id: UUID) -> bool:
+    return bool(await db.fetch_val("SELECT 1 FROM cloud_files WHERE id = %s AND user_id = %s", (file_id, user_id)))
+
+
 async def file_count(db: Executor, user_id: UUID) -> int:
     return await db.fetch_val("SELECT count(*) FROM cloud_files WHERE user_id = %s", (user_id,))
 
@@ -205,26 +187,27 @@ async def insert_share(db: Executor, fields: dict[str, Any]) -> Row:
 
 
 async def page_shares(db: Executor, file_id: UUID, *, limit: int, offset: int) -> tuple[list[Row], int]:
-    rows = await db.fetch_all(
-        f"SELECT {SHARE_COLUMNS} FROM cloud_shares WHERE file_id = %s ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
-        (file_id, limit, offset),
+    return await db.fetch_page(
+        SHARE_COLUMNS,
+        "cloud_shares WHERE file_id = %(file)s",
+        {"file": file_id},
+        order_by="created_at DESC, id",
+        limit=limit,
+        offset=offset,
     )
-    return rows, await db.fetch_val("SELECT count(*) FROM cloud_shares WHERE file_id = %s", (file_id,))
 
 
 async def revoke_share(db: Executor, share_id: UUID, owner_id: UUID) -> Row:
     """Revoke a share of one of the owner's files (revoking twice keeps the first time)."""
-    row = await db.fetch_one(
+    return await db.fetch_found(
         f"""
         UPDATE cloud_shares SET revoked_at = coalesce(revoked_at, now())
         WHERE id = %s AND file_id IN (SELECT id FROM cloud_files WHERE user_id = %s)
         RETURNING {SHARE_COLUMNS}
         """,
         (share_id, owner_id),
+        "Share not found",
     )
-    if row is None:
-        raise NotFound("Share not found")
-    return row
 
 
 async def shared_file(db: Executor, token_hash: bytes) -> Row | None:

@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from veza.db import Executor, Row, set_clause
-from veza.errors import NotFound
 
 COLUMNS = (
     "id, user_id, title, description, category, tags, is_live, started_at, ended_at, viewer_count, "
@@ -27,32 +26,30 @@ async def insert_stream(db: Executor, user_id: UUID, fields: dict[str, Any]) -> 
 
 
 async def get_stream(db: Executor, stream_id: UUID) -> Row:
-    row = await db.fetch_one(f"SELECT {COLUMNS} FROM live_streams WHERE id = %s", (stream_id,))
-    if row is None:
-        raise NotFound("Stream not found")
-    return row
+    return await db.fetch_found(f"SELECT {COLUMNS} FROM live_streams WHERE id = %s", (stream_id,), "Stream not found")
 
 
 async def page(db: Executor, *, is_live: bool | None, limit: int, offset: int) -> tuple[list[Row], int]:
     where = "TRUE" if is_live is None else "is_live = %(is_live)s"
-    params = {"is_live": is_live, "limit": limit, "offset": offset}
-    rows = await db.fetch_all(
-        f"""
-        SELECT {COLUMNS} FROM live_streams WHERE {where}
-        ORDER BY is_live DESC, coalesce(started_at, created_at) DESC, id
-        LIMIT %(limit)s OFFSET %(offset)s
-        """,
-        params,
+    return await db.fetch_page(
+        COLUMNS,
+        f"live_streams WHERE {where}",
+        {"is_live": is_live},
+        order_by="is_live DESC, coalesce(started_at, created_at) DESC, id",
+        limit=limit,
+        offset=offset,
     )
-    return rows, await db.fetch_val(f"SELECT count(*) FROM live_streams WHERE {where}", params)
 
 
 async def user_streams(db: Executor, user_id: UUID, *, limit: int, offset: int) -> tuple[list[Row], int]:
-    rows = await db.fetch_all(
-        f"SELECT {COLUMNS} FROM live_streams WHERE user_id = %s ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
-        (user_id, limit, offset),
+    return await db.fetch_page(
+        COLUMNS,
+        "live_streams WHERE user_id = %(user)s",
+        {"user": user_id},
+        order_by="created_at DESC, id",
+        limit=limit,
+        offset=offset,
     )
-    return rows, await db.fetch_val("SELECT count(*) FROM live_streams WHERE user_id = %s", (user_id,))
 
 
 async def latest_stream(db: Executor, user_id: UUID) -> Row | None:
@@ -63,16 +60,14 @@ async def latest_stream(db: Executor, user_id: UUID) -> Row | None:
 
 async def update_stream(db: Executor, stream_id: UUID, owner_id: UUID, fields: dict[str, Any]) -> Row:
     """Update the owner's stream; another user's stream is not found."""
-    row = await db.fetch_one(
+    return await db.fetch_found(
         f"""
         UPDATE live_streams SET {set_clause(fields, UPDATABLE)}
         WHERE id = %(id)s AND user_id = %(owner)s RETURNING {COLUMNS}
         """,
         {**fields, "id": stream_id, "owner": owner_id},
+        "Stream not found",
     )
-    if row is None:
-        raise NotFound("Stream not found")
-    return row
 
 
 async def get_key(db: Executor, user_id: UUID) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from veza.db import Executor
+from veza.db import Executor, escape_like
 
 MIN_SIMILAR_LENGTH = 3  # shorter prefixes resemble thousands of tags: trigram matching only costs time there
 # Similar (misspelt) matches come from tags in real use (usage_count >= 5, the predicate of the
@@ -34,7 +34,3 @@ async def suggest(db: Executor, prefix: str, limit: int) -> list[str]:
         )
         names += [row["name"] for row in similar]
     return names
-
-
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
