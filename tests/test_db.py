@@ -1,6 +1,7 @@
 import pytest
 
-from veza.db import UniqueViolation, transaction
+from veza.db import UniqueViolation, escape_like, transaction
+from veza.errors import NotFound
 from veza.keys import DB
 
 
@@ -59,3 +60,60 @@ async def test_fetch_helpers_and_named_parameters(db):
     assert await db.fetch_all("SELECT id FROM db_probe ORDER BY id") == [{"id": 3}]
     assert await db.fetch_one("SELECT id FROM db_probe WHERE id = 99") is None
     assert await db.execute("UPDATE db_probe SET note = 'y' WHERE id = 3") == 1
+
+
+async def test_fetch_found_returns_the_row_or_raises_not_found_with_the_message(db):
+    await db.execute("INSERT INTO db_probe VALUES (4, 'here')")
+    sql = "SELECT id, note FROM db_probe WHERE id = %s"
+    assert await db.fetch_found(sql, (4,), "Probe not found") == {"id": 4, "note": "here"}
+    with pytest.raises(NotFound) as caught:
+        await db.fetch_found(sql, (5,), "Probe not found")
+    assert (caught.value.status, caught.value.message) == (404, "Probe not found")
+    # In a transaction too, and for a statement that changes rows.
+    async with transaction(db) as tx:
+        with pytest.raises(NotFound):
+            await tx.fetch_found("UPDATE db_probe SET note = 'x' WHERE id = 5 RETURNING id", None, "Probe not found")
+        assert await tx.fetch_found("UPDATE db_probe SET note = 'x' WHERE id = 4 RETURNING id", None, "-") == {"id": 4}
+
+
+@pytest.mark.parametrize(
+    ("limit", "offset", "ids"),
+    [
+        (3, 0, [1, 2, 3]),  # a full first page
+        (3, 3, [4, 5, 6]),  # a full middle page
+        (3, 6, [7]),  # the last page, partly filled
+        (3, 7, []),  # just past the end
+        (3, 50, []),  # far past the end
+        (20, 0, [1, 2, 3, 4, 5, 6, 7]),  # everything on the first page
+        (7, 0, [1, 2, 3, 4, 5, 6, 7]),  # exactly full: there may be more
+    ],
+)
+async def test_fetch_page_gives_the_rows_and_the_total_of_the_whole_list(db, limit, offset, ids):
+    await db.execute("INSERT INTO db_probe SELECT i, 'odd' FROM generate_series(1, 13, 2) i")  # 7 odd ids
+    await db.execute("INSERT INTO db_probe SELECT i, 'even' FROM generate_series(2, 12, 2) i")
+    rows, total = await db.fetch_page(
+        "id / 2 + 1 AS n", "db_probe WHERE note = %(note)s", {"note": "odd"}, order_by="id", limit=limit, offset=offset
+    )
+    assert ([row["n"] for row in rows], total) == (ids, 7)
+
+
+async def test_fetch_page_of_an_empty_list(db):
+    assert await db.fetch_page("id", "db_probe", order_by="id", limit=5, offset=0) == ([], 0)
+    assert await db.fetch_page("id", "db_probe", order_by="id", limit=5, offset=10) == ([], 0)
+
+
+async def test_escape_like_matches_the_text_literally(db):
+    names = ["100% vocal", "100 vocal", "a_b", "axb", "back\\slash", "back\\\\slash"]
+    await db.execute("INSERT INTO db_probe SELECT i, n FROM unnest(%s) WITH ORDINALITY AS t(n, i)", (names,))
+
+    async def matching(text: str) -> list[str]:
+        rows = await db.fetch_all(
+            "SELECT note FROM db_probe WHERE note LIKE %s ORDER BY id", ("%" + escape_like(text) + "%",)
+        )
+        return [row["note"] for row in rows]
+
+    assert await matching("0%") == ["100% vocal"]
+    assert await matching("_") == ["a_b"]
+    assert await matching("\\") == ["back\\slash", "back\\\\slash"]
+    assert await matching("\\\\") == ["back\\\\slash"]
+    assert escape_like("plain") == "plain"

@@ -21,6 +21,8 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extras
 
+from veza.errors import NotFound
+
 log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | dict[str, Any] | None
@@ -75,8 +77,8 @@ class _AiopgStatementTimeoutFilter(logging.Filter):
 _STATEMENT_TIMEOUT_FILTER = _AiopgStatementTimeoutFilter()
 
 
-class Queries:
-    """fetch_one / fetch_all / fetch_val / execute over some connection."""
+class Executor:
+    """Runs SQL over some connection (the pool, a session, a transaction)."""
 
     async def _run(self, sql: str, params: Params, fetch: str) -> Any:
         raise NotImplementedError
@@ -94,6 +96,36 @@ class Queries:
     async def execute(self, sql: str, params: Params = None) -> int:
         """Run a statement; return the number of rows it touched."""
         return await self._run(sql, params, "rowcount")
+
+    async def fetch_found(self, sql: str, params: Params, not_found: str) -> Row:
+        """The row the statement returns; none is a NotFound with the message `not_found`."""
+        row = await self._run(sql, params, "one")
+        if row is None:
+            raise NotFound(not_found)
+        return row
+
+    async def fetch_page(
+        self,
+        columns: str,
+        source: str,
+        params: dict[str, Any] | None = None,
+        *,
+        order_by: str,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Row], int]:
+        """One page of `SELECT columns FROM source ORDER BY order_by`, and how many rows there are in all.
+
+        `source` is the FROM clause with its joins and WHERE; `params` are named (`%(name)s`). The SQL text
+        comes from the queries modules' constants; every value is a bound parameter.
+        """
+        params = {**(params or {}), "page_limit": limit, "page_offset": offset}
+        select = f"SELECT {columns} FROM {source} ORDER BY {order_by}"  # noqa: S608
+        rows = await self._run(f"{select} LIMIT %(page_limit)s OFFSET %(page_offset)s", params, "all")
+        if len(rows) < limit and (rows or offset == 0):
+            return rows, offset + len(rows)  # the last page: nothing to count
+        row = await self._run(f"SELECT count(*) AS total FROM {source}", params, "one")  # noqa: S608
+        return rows, row["total"]
 
 
 async def _execute(conn: aiopg.Connection, sql: str, params: Params, fetch: str) -> Any:
@@ -114,7 +146,7 @@ async def _execute(conn: aiopg.Connection, sql: str, params: Params, fetch: str)
         raise
 
 
-class Database(Queries):
+class Database(Executor):
     """The pool. Single statements run in autocommit; several go in a transaction."""
 
     def __init__(self, pool: aiopg.Pool, connect_timeout: float) -> None:
@@ -144,7 +176,7 @@ class Database(Queries):
         await self.pool.wait_closed()
 
 
-class Session(Queries):
+class Session(Executor):
     """Queries on one connection of their own, each committed as it runs."""
 
     def __init__(self, conn: aiopg.Connection) -> None:
@@ -176,6 +208,11 @@ class Transaction(Session):
                     log.warning("after-commit action %s failed: %s unavailable (%s)", name, dependency, exc)
                 else:
                     log.exception("after-commit action %s failed", name)
+
+
+def escape_like(text: str) -> str:
+    """`text` for a LIKE / ILIKE pattern, matched literally (backslash is the default escape character)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def set_clause(fields: dict[str, Any], allowed: frozenset[str]) -> str:

@@ -44,7 +44,7 @@ import psycopg2
 from psycopg2.extras import execute_values
 
 from tests.bench.http import LOAD_CPU, bench_database, free_port, run_wrk, start, wait_healthy
-from veza.db import Queries
+from veza.db import Executor
 from veza.tags import queries as tag_queries
 
 N_PRODUCTS = 10_000
@@ -432,7 +432,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-class ExplainedQueries(Queries):
+class ExplainedQueries(Executor):
     """Runs the SQL of a query function for real on a psycopg2 cursor, keeping EXPLAIN (ANALYZE) of each statement,
     so what is explained is exactly what the code sends, however many statements that is."""
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from veza.db import Queries, Row
+from veza.db import Executor, Row
 
 
-async def insert_session(db: Queries, session_id: UUID, user_id: UUID) -> None:
+async def insert_session(db: Executor, session_id: UUID, user_id: UUID) -> None:
     await db.execute("INSERT INTO sessions (id, user_id) VALUES (%s, %s)", (session_id, user_id))
 
 
-async def session_revoked(db: Queries, session_id: UUID) -> bool:
+async def session_revoked(db: Executor, session_id: UUID) -> bool:
     """Whether the session is revoked; one that does not exist (its user deleted) counts as revoked."""
     revoked = await db.fetch_val("SELECT revoked_at IS NOT NULL FROM sessions WHERE id = %s", (session_id,))
     return revoked is not False
 
 
-async def revoke_sessions(db: Queries, session_ids: list[UUID]) -> list[UUID]:
+async def revoke_sessions(db: Executor, session_ids: list[UUID]) -> list[UUID]:
     """Revoke these sessions; return those that were live until now."""
     rows = await db.fetch_all(
         "UPDATE sessions SET revoked_at = now() WHERE id = ANY(%s::uuid[]) AND revoked_at IS NULL RETURNING id",
@@ -27,7 +27,7 @@ async def revoke_sessions(db: Queries, session_ids: list[UUID]) -> list[UUID]:
     return [row["id"] for row in rows]
 
 
-async def revoke_other_sessions(db: Queries, user_id: UUID, keep: UUID | None) -> list[UUID]:
+async def revoke_other_sessions(db: Executor, user_id: UUID, keep: UUID | None) -> list[UUID]:
     """Revoke every live session of the user but one; return the revoked session ids."""
     rows = await db.fetch_all(
         """
@@ -41,7 +41,7 @@ async def revoke_other_sessions(db: Queries, user_id: UUID, keep: UUID | None) -
 
 
 async def insert_refresh_token(
-    db: Queries, user_id: UUID, session_id: UUID, token_hash: bytes, expires_at: datetime
+    db: Executor, user_id: UUID, session_id: UUID, token_hash: bytes, expires_at: datetime
 ) -> None:
     await db.execute(
         "INSERT INTO refresh_tokens (user_id, session_id, token_hash, expires_at) VALUES (%s, %s, %s, %s)",
@@ -49,7 +49,7 @@ async def insert_refresh_token(
     )
 
 
-async def lock_refresh_token(db: Queries, token_hash: bytes, grace_seconds: float = 0) -> Row | None:
+async def lock_refresh_token(db: Executor, token_hash: bytes, grace_seconds: float = 0) -> Row | None:
     """The token's row with its session's state, locked until the transaction ends so that one refresh
     at a time sees it; `in_grace` when it was used less than `grace_seconds` ago."""
     return await db.fetch_one(
@@ -64,5 +64,5 @@ async def lock_refresh_token(db: Queries, token_hash: bytes, grace_seconds: floa
     )
 
 
-async def mark_used(db: Queries, token_id: UUID) -> None:
+async def mark_used(db: Executor, token_id: UUID) -> None:
     await db.execute("UPDATE refresh_tokens SET used_at = now() WHERE id = %s AND used_at IS NULL", (token_id,))

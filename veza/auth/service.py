@@ -15,7 +15,7 @@ from veza.auth import lockout, queries
 from veza.auth.passwords import burn_verification_time, hash_password, needs_rehash, password_problem, verify_password
 from veza.auth.revocation import revoke_sessions
 from veza.auth.tokens import AuthUser, digest, issue_access_token, new_refresh_token
-from veza.db import Queries, UniqueViolation, transaction
+from veza.db import Executor, UniqueViolation, transaction
 from veza.errors import Conflict, Invalid, Unauthorized, Unavailable
 from veza.keys import DB, REDIS, SETTINGS
 from veza.ratelimit import limit
@@ -37,7 +37,7 @@ class Session:
 
 
 async def start_session(
-    app: web.Application, tx: Queries, user: dict[str, Any], session_id: UUID | None = None
+    app: web.Application, tx: Executor, user: dict[str, Any], session_id: UUID | None = None
 ) -> Session:
     """Issue an access token and a refresh token, in a new session unless one is given."""
     settings = app[SETTINGS]
@@ -61,7 +61,7 @@ def check_password(password: str, *, username: str, email: str, field: str = "pa
         raise Invalid(details=[{"field": field, "message": f"Password {problem}"}])
 
 
-async def ensure_available(db: Queries, *, username=None, email=None, other_than=None) -> None:
+async def ensure_available(db: Executor, *, username=None, email=None, other_than=None) -> None:
     clash = await users.taken(db, username=username, email=email, other_than=other_than)
     if clash:
         raise Conflict(
@@ -145,7 +145,7 @@ async def logout(app: web.Application, refresh_token: str | None, user: AuthUser
     await revoke_sessions(app, sessions)
 
 
-async def end_other_sessions(app: web.Application, tx: Queries, user: AuthUser) -> None:
+async def end_other_sessions(app: web.Application, tx: Executor, user: AuthUser) -> None:
     """Revoke every session of the user but the caller's (after a password or email change)."""
     revoked = await queries.revoke_other_sessions(tx, user.id, user.sid)
     tx.after_commit(revoke_sessions, app, revoked)

@@ -17,7 +17,7 @@ import time
 from uuid import UUID, uuid4
 
 from veza.cloud import queries
-from veza.db import Database, Queries, transaction
+from veza.db import Database, Executor, transaction
 from veza.errors import PayloadTooLarge
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class Reservation:
         self.reserved = amount
         self._refreshed_at = time.monotonic()
 
-    async def commit(self, tx: Queries, size: int) -> None:
+    async def commit(self, tx: Executor, size: int) -> None:
         """In the transaction that records the upload: its bytes become used, the reservation goes."""
         used = await queries.lock_usage(tx, self.user_id)
         others = await queries.reserved_by_others(tx, self.user_id, self.id)

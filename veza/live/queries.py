@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from veza.db import Queries, Row, set_clause
-from veza.errors import NotFound
+from veza.db import Executor, Row, set_clause
 
 COLUMNS = (
     "id, user_id, title, description, category, tags, is_live, started_at, ended_at, viewer_count, "
@@ -15,7 +14,7 @@ COLUMNS = (
 UPDATABLE = frozenset({"title", "description", "category", "tags"})
 
 
-async def insert_stream(db: Queries, user_id: UUID, fields: dict[str, Any]) -> Row:
+async def insert_stream(db: Executor, user_id: UUID, fields: dict[str, Any]) -> Row:
     return await db.fetch_one(
         f"""
         INSERT INTO live_streams (user_id, title, description, category, tags)
@@ -26,60 +25,56 @@ async def insert_stream(db: Queries, user_id: UUID, fields: dict[str, Any]) -> R
     )
 
 
-async def get_stream(db: Queries, stream_id: UUID) -> Row:
-    row = await db.fetch_one(f"SELECT {COLUMNS} FROM live_streams WHERE id = %s", (stream_id,))
-    if row is None:
-        raise NotFound("Stream not found")
-    return row
+async def get_stream(db: Executor, stream_id: UUID) -> Row:
+    return await db.fetch_found(f"SELECT {COLUMNS} FROM live_streams WHERE id = %s", (stream_id,), "Stream not found")
 
 
-async def page(db: Queries, *, is_live: bool | None, limit: int, offset: int) -> tuple[list[Row], int]:
+async def page(db: Executor, *, is_live: bool | None, limit: int, offset: int) -> tuple[list[Row], int]:
     where = "TRUE" if is_live is None else "is_live = %(is_live)s"
-    params = {"is_live": is_live, "limit": limit, "offset": offset}
-    rows = await db.fetch_all(
-        f"""
-        SELECT {COLUMNS} FROM live_streams WHERE {where}
-        ORDER BY is_live DESC, coalesce(started_at, created_at) DESC, id
-        LIMIT %(limit)s OFFSET %(offset)s
-        """,
-        params,
+    return await db.fetch_page(
+        COLUMNS,
+        f"live_streams WHERE {where}",
+        {"is_live": is_live},
+        order_by="is_live DESC, coalesce(started_at, created_at) DESC, id",
+        limit=limit,
+        offset=offset,
     )
-    return rows, await db.fetch_val(f"SELECT count(*) FROM live_streams WHERE {where}", params)
 
 
-async def user_streams(db: Queries, user_id: UUID, *, limit: int, offset: int) -> tuple[list[Row], int]:
-    rows = await db.fetch_all(
-        f"SELECT {COLUMNS} FROM live_streams WHERE user_id = %s ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
-        (user_id, limit, offset),
+async def user_streams(db: Executor, user_id: UUID, *, limit: int, offset: int) -> tuple[list[Row], int]:
+    return await db.fetch_page(
+        COLUMNS,
+        "live_streams WHERE user_id = %(user)s",
+        {"user": user_id},
+        order_by="created_at DESC, id",
+        limit=limit,
+        offset=offset,
     )
-    return rows, await db.fetch_val("SELECT count(*) FROM live_streams WHERE user_id = %s", (user_id,))
 
 
-async def latest_stream(db: Queries, user_id: UUID) -> Row | None:
+async def latest_stream(db: Executor, user_id: UUID) -> Row | None:
     return await db.fetch_one(
         f"SELECT {COLUMNS} FROM live_streams WHERE user_id = %s ORDER BY created_at DESC, id LIMIT 1", (user_id,)
     )
 
 
-async def update_stream(db: Queries, stream_id: UUID, owner_id: UUID, fields: dict[str, Any]) -> Row:
+async def update_stream(db: Executor, stream_id: UUID, owner_id: UUID, fields: dict[str, Any]) -> Row:
     """Update the owner's stream; another user's stream is not found."""
-    row = await db.fetch_one(
+    return await db.fetch_found(
         f"""
         UPDATE live_streams SET {set_clause(fields, UPDATABLE)}
         WHERE id = %(id)s AND user_id = %(owner)s RETURNING {COLUMNS}
         """,
         {**fields, "id": stream_id, "owner": owner_id},
+        "Stream not found",
     )
-    if row is None:
-        raise NotFound("Stream not found")
-    return row
 
 
-async def get_key(db: Queries, user_id: UUID) -> str | None:
+async def get_key(db: Executor, user_id: UUID) -> str | None:
     return await db.fetch_val("SELECT stream_key FROM stream_keys WHERE user_id = %s", (user_id,))
 
 
-async def set_key(db: Queries, user_id: UUID, key: str) -> None:
+async def set_key(db: Executor, user_id: UUID, key: str) -> None:
     await db.execute(
         """
         INSERT INTO stream_keys (user_id, stream_key) VALUES (%s, %s)
@@ -89,7 +84,7 @@ async def set_key(db: Queries, user_id: UUID, key: str) -> None:
     )
 
 
-async def insert_key_if_missing(db: Queries, user_id: UUID, key: str) -> str:
+async def insert_key_if_missing(db: Executor, user_id: UUID, key: str) -> str:
     await db.execute(
         "INSERT INTO stream_keys (user_id, stream_key) VALUES (%s, %s) ON CONFLICT (user_id) DO NOTHING",
         (user_id, key),
@@ -97,11 +92,11 @@ async def insert_key_if_missing(db: Queries, user_id: UUID, key: str) -> str:
     return await get_key(db, user_id)
 
 
-async def user_by_key(db: Queries, key: str) -> UUID | None:
+async def user_by_key(db: Executor, key: str) -> UUID | None:
     return await db.fetch_val("SELECT user_id FROM stream_keys WHERE stream_key = %s", (key,))
 
 
-async def stream_to_go_live(db: Queries, user_id: UUID, stale_after: float) -> Row | None:
+async def stream_to_go_live(db: Executor, user_id: UUID, stale_after: float) -> Row | None:
     """The streamer's newest stream that has not ended, locked; `heartbeat_stale` when live but silent."""
     return await db.fetch_one(
         f"""
@@ -113,7 +108,7 @@ async def stream_to_go_live(db: Queries, user_id: UUID, stale_after: float) -> R
     )
 
 
-async def set_live(db: Queries, stream_id: UUID, publish_name: str, client: str) -> Row:
+async def set_live(db: Executor, stream_id: UUID, publish_name: str, client: str) -> Row:
     return await db.fetch_one(
         f"""
         UPDATE live_streams SET is_live = true, publish_name = %s, publish_client = %s, heartbeat_at = now(),
@@ -134,7 +129,7 @@ ENDED = (
 SESSION_MATCHES = "publish_name = %(name)s AND coalesce(publish_client, %(client)s) = %(client)s AND is_live"
 
 
-async def end_live(db: Queries, publish_name: str, client: str) -> Row | None:
+async def end_live(db: Executor, publish_name: str, client: str) -> Row | None:
     """End the stream that RTMP session `client` publishes under `publish_name`."""
     return await db.fetch_one(
         f"UPDATE live_streams SET {ENDED} WHERE {SESSION_MATCHES} RETURNING {COLUMNS}",
@@ -142,13 +137,13 @@ async def end_live(db: Queries, publish_name: str, client: str) -> Row | None:
     )
 
 
-async def end_stream(db: Queries, stream_id: UUID) -> Row | None:
+async def end_stream(db: Executor, stream_id: UUID) -> Row | None:
     return await db.fetch_one(
         f"UPDATE live_streams SET {ENDED} WHERE id = %s AND is_live RETURNING {COLUMNS}", (stream_id,)
     )
 
 
-async def end_stale(db: Queries, stale_after: float) -> list[Row]:
+async def end_stale(db: Executor, stale_after: float) -> list[Row]:
     """End every live stream whose last heartbeat is older than `stale_after` seconds."""
     return await db.fetch_all(
         f"""
@@ -159,7 +154,7 @@ async def end_stale(db: Queries, stale_after: float) -> list[Row]:
     )
 
 
-async def touch_heartbeat(db: Queries, publish_name: str, client: str) -> UUID | None:
+async def touch_heartbeat(db: Executor, publish_name: str, client: str) -> UUID | None:
     """Record that RTMP session `client` still publishes `publish_name`; None if it no longer holds a live stream."""
     return await db.fetch_val(
         f"""
@@ -170,12 +165,12 @@ async def touch_heartbeat(db: Queries, publish_name: str, client: str) -> UUID |
     )
 
 
-async def live_stream_by_id(db: Queries, name: str) -> Row | None:
+async def live_stream_by_id(db: Executor, name: str) -> Row | None:
     """The live stream an RTMP play name points at: its public id (never the key it is published with)."""
     return await db.fetch_one(f"SELECT {COLUMNS} FROM live_streams WHERE is_live AND id::text = %s", (name,))
 
 
-async def add_viewers(db: Queries, stream_id: UUID, delta: int) -> int | None:
+async def add_viewers(db: Executor, stream_id: UUID, delta: int) -> int | None:
     return await db.fetch_val(
         "UPDATE live_streams SET viewer_count = greatest(viewer_count + %s, 0) WHERE id = %s AND is_live "
         "RETURNING viewer_count",
@@ -183,5 +178,5 @@ async def add_viewers(db: Queries, stream_id: UUID, delta: int) -> int | None:
     )
 
 
-async def stream_exists(db: Queries, stream_id: UUID) -> bool:
+async def stream_exists(db: Executor, stream_id: UUID) -> bool:
     return await db.fetch_val("SELECT EXISTS (SELECT 1 FROM live_streams WHERE id = %s)", (stream_id,))

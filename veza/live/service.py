@@ -11,7 +11,7 @@ from uuid import UUID
 from aiohttp import web
 
 from veza.auth.tokens import AuthUser
-from veza.db import Queries, UniqueViolation, transaction
+from veza.db import Executor, UniqueViolation, transaction
 from veza.errors import Conflict, Forbidden
 from veza.keys import DB, REDIS, RTMP_HEALTH, SETTINGS, VIEWER_EVENTS
 from veza.live import queries
@@ -33,7 +33,7 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
     return StreamOut.model_validate(row).model_dump(mode="json")
 
 
-async def ensure_key(tx: Queries, user_id: UUID) -> str:
+async def ensure_key(tx: Executor, user_id: UUID) -> str:
     return await queries.get_key(tx, user_id) or await queries.insert_key_if_missing(tx, user_id, new_stream_key())
 
 
@@ -107,7 +107,7 @@ async def start_broadcast(app: web.Application, name: str, client: str) -> dict[
     return row
 
 
-async def metadata_to_carry_on(tx: Queries, user_id: UUID) -> dict[str, Any]:
+async def metadata_to_carry_on(tx: Executor, user_id: UUID) -> dict[str, Any]:
     """A new stream's title, description, category and tags: those of the streamer's latest stream."""
     latest = await queries.latest_stream(tx, user_id) or {}
     defaults = {"title": DRAFT_TITLE, "description": "", "category": "", "tags": []}

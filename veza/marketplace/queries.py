@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from veza.db import Queries, Row, set_clause
-from veza.errors import NotFound
+from veza.db import Executor, Row, set_clause
+from veza.users.queries import summary_json
 
-SELECT_PRODUCT = """
-    SELECT p.id, p.title, p.description, p.kind, p.price_cents, p.currency, p.tags, p.status,
-           p.asset_file_id, p.rating_avg::float AS rating_avg, p.review_count, p.sales_count,
-           p.created_at, p.updated_at,
-           json_build_object('id', u.id, 'username', u.username) AS seller
-    FROM products p JOIN users u ON u.id = p.seller_id
+PRODUCT_COLUMNS = f"""
+    p.id, p.title, p.description, p.kind, p.price_cents, p.currency, p.tags, p.status,
+    p.asset_file_id, p.rating_avg::float AS rating_avg, p.review_count, p.sales_count,
+    p.created_at, p.updated_at, {summary_json("p.seller_id")} AS seller
 """
+SELECT_PRODUCT = f"SELECT {PRODUCT_COLUMNS} FROM products p"
+PRODUCT_NOT_FOUND = "Product not found"
 ORDER_BY = {
     "newest": "p.created_at DESC, p.id",
     "price_asc": "p.price_cents ASC, p.created_at DESC, p.id",
@@ -25,44 +25,47 @@ ORDER_BY = {
 UPDATABLE = frozenset({"title", "description", "kind", "price_cents", "currency", "tags", "asset_file_id"})
 
 
-async def catalog(db: Queries, *, tsquery: str | None, sort: str, limit: int, offset: int) -> tuple[list[Row], int]:
+async def catalog(db: Executor, *, tsquery: str | None, sort: str, limit: int, offset: int) -> tuple[list[Row], int]:
     where = "p.status = 'active'"
     if tsquery:
         where += " AND p.search @@ to_tsquery('simple', %(q)s)"
-    params = {"q": tsquery, "limit": limit, "offset": offset}
-    rows = await db.fetch_all(
-        f"{SELECT_PRODUCT} WHERE {where} ORDER BY {ORDER_BY[sort]} LIMIT %(limit)s OFFSET %(offset)s", params
+    return await db.fetch_page(
+        PRODUCT_COLUMNS,
+        f"products p WHERE {where}",
+        {"q": tsquery},
+        order_by=ORDER_BY[sort],
+        limit=limit,
+        offset=offset,
     )
-    total = await db.fetch_val(f"SELECT count(*) FROM products p WHERE {where}", params)
-    return rows, total
 
 
-async def active_product(db: Queries, product_id: UUID) -> Row:
-    row = await db.fetch_one(f"{SELECT_PRODUCT} WHERE p.id = %s AND p.status = 'active'", (product_id,))
-    if row is None:
-        raise NotFound("Product not found")
-    return row
+async def active_product(db: Executor, product_id: UUID) -> Row:
+    return await db.fetch_found(
+        f"{SELECT_PRODUCT} WHERE p.id = %s AND p.status = 'active'", (product_id,), PRODUCT_NOT_FOUND
+    )
 
 
-async def seller_product(db: Queries, product_id: UUID, seller_id: UUID) -> Row:
-    row = await db.fetch_one(f"{SELECT_PRODUCT} WHERE p.id = %s AND p.seller_id = %s", (product_id, seller_id))
-    if row is None:
-        raise NotFound("Product not found")
-    return row
+async def seller_product(db: Executor, product_id: UUID, seller_id: UUID) -> Row:
+    return await db.fetch_found(
+        f"{SELECT_PRODUCT} WHERE p.id = %s AND p.seller_id = %s", (product_id, seller_id), PRODUCT_NOT_FOUND
+    )
 
 
 async def seller_products(
-    db: Queries, seller_id: UUID, *, status: str | None, limit: int, offset: int
+    db: Executor, seller_id: UUID, *, status: str | None, limit: int, offset: int
 ) -> tuple[list[Row], int]:
     where = "p.seller_id = %(seller)s" + (" AND p.status = %(status)s" if status else "")
-    params = {"seller": seller_id, "status": status, "limit": limit, "offset": offset}
-    rows = await db.fetch_all(
-        f"{SELECT_PRODUCT} WHERE {where} ORDER BY p.created_at DESC, p.id LIMIT %(limit)s OFFSET %(offset)s", params
+    return await db.fetch_page(
+        PRODUCT_COLUMNS,
+        f"products p WHERE {where}",
+        {"seller": seller_id, "status": status},
+        order_by="p.created_at DESC, p.id",
+        limit=limit,
+        offset=offset,
     )
-    return rows, await db.fetch_val(f"SELECT count(*) FROM products p WHERE {where}", params)
 
 
-async def insert_product(db: Queries, seller_id: UUID, fields: dict[str, Any]) -> UUID:
+async def insert_product(db: Executor, seller_id: UUID, fields: dict[str, Any]) -> UUID:
     return await db.fetch_val(
         """
         INSERT INTO products (seller_id, asset_file_id, title, description, kind, price_cents, currency, tags)
@@ -74,28 +77,20 @@ async def insert_product(db: Queries, seller_id: UUID, fields: dict[str, Any]) -
     )
 
 
-async def update_product(db: Queries, product_id: UUID, seller_id: UUID, fields: dict[str, Any]) -> None:
-    updated = await db.execute(
-        f"UPDATE products SET {set_clause(fields, UPDATABLE)} WHERE id = %(id)s AND seller_id = %(seller)s",
+async def update_product(db: Executor, product_id: UUID, seller_id: UUID, fields: dict[str, Any]) -> None:
+    await db.fetch_found(
+        f"""
+        UPDATE products SET {set_clause(fields, UPDATABLE)}
+        WHERE id = %(id)s AND seller_id = %(seller)s RETURNING id
+        """,
         {**fields, "id": product_id, "seller": seller_id},
+        PRODUCT_NOT_FOUND,
     )
-    if not updated:
-        raise NotFound("Product not found")
 
 
-async def archive_product(db: Queries, product_id: UUID, seller_id: UUID) -> None:
-    updated = await db.execute(
-        "UPDATE products SET status = 'archived', updated_at = now() WHERE id = %s AND seller_id = %s",
+async def archive_product(db: Executor, product_id: UUID, seller_id: UUID) -> None:
+    await db.fetch_found(
+        "UPDATE products SET status = 'archived', updated_at = now() WHERE id = %s AND seller_id = %s RETURNING id",
         (product_id, seller_id),
+        PRODUCT_NOT_FOUND,
     )
-    if not updated:
-        raise NotFound("Product not found")
-
-
-async def owns_cloud_file(db: Queries, file_id: UUID, user_id: UUID) -> bool:
-    return bool(await db.fetch_val("SELECT 1 FROM cloud_files WHERE id = %s AND user_id = %s", (file_id, user_id)))
-
-
-async def become_seller(db: Queries, user_id: UUID) -> bool:
-    """A user's first product makes them a seller; admins stay admins."""
-    return bool(await db.execute("UPDATE users SET role = 'seller' WHERE id = %s AND role = 'user'", (user_id,)))

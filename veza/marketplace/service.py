@@ -8,6 +8,7 @@ from uuid import UUID
 from aiohttp import web
 
 from veza.auth.tokens import AuthUser
+from veza.cloud import queries as cloud_queries
 from veza.db import transaction
 from veza.errors import Invalid
 from veza.keys import DB
@@ -15,10 +16,11 @@ from veza.marketplace import queries
 from veza.marketplace.cache import catalog_changed
 from veza.marketplace.models import ProductIn, ProductUpdate
 from veza.tags.normalize import normalize_tags
+from veza.users import queries as user_queries
 
 
 async def check_asset(tx, file_id: UUID, seller: AuthUser) -> None:
-    if not await queries.owns_cloud_file(tx, file_id, seller.id):
+    if not await cloud_queries.owns_file(tx, file_id, seller.id):
         raise Invalid(
             "The asset must be one of your cloud files",
             details=[{"field": "asset_file_id", "message": "no such file of yours"}],
@@ -30,7 +32,7 @@ async def create_product(app: web.Application, seller: AuthUser, body: ProductIn
     async with transaction(app[DB]) as tx:
         await check_asset(tx, body.asset_file_id, seller)
         product_id = await queries.insert_product(tx, seller.id, fields)
-        await queries.become_seller(tx, seller.id)
+        await user_queries.become_seller(tx, seller.id)
         tx.after_commit(catalog_changed, app)
         return await queries.seller_product(tx, product_id, seller.id)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from veza.db import Queries, Row
+from veza.db import Executor, Row
 from veza.storage.base import StoredObject
 
 # Every column that names a blob, by the prefix its keys live under. A blob under one of these
@@ -31,24 +31,24 @@ def _named(prefix: str) -> str:
     )
 
 
-async def try_lock(db: Queries) -> bool:
+async def try_lock(db: Executor) -> bool:
     """Take the session's reconciliation lock, unless another session holds it."""
     return await db.fetch_val("SELECT pg_try_advisory_lock(%s)", (RECONCILE_LOCK,))
 
 
-async def now(db: Queries) -> datetime:
+async def now(db: Executor) -> datetime:
     return await db.fetch_val("SELECT now()")
 
 
-async def create_scan(db: Queries) -> None:
+async def create_scan(db: Executor) -> None:
     await db.execute("CREATE TEMPORARY TABLE storage_scan (key text PRIMARY KEY, modified timestamptz NOT NULL)")
 
 
-async def clear_scan(db: Queries) -> None:
+async def clear_scan(db: Executor) -> None:
     await db.execute("TRUNCATE storage_scan")
 
 
-async def add_scanned(db: Queries, objects: list[StoredObject]) -> None:
+async def add_scanned(db: Executor, objects: list[StoredObject]) -> None:
     await db.execute(
         """
         INSERT INTO storage_scan (key, modified)
@@ -62,7 +62,7 @@ async def add_scanned(db: Queries, objects: list[StoredObject]) -> None:
 # tables: a statement timeout never hits, and nothing is held but a page.
 
 
-async def scanned_page(db: Queries, prefix: str, after: str, limit: int) -> list[Row]:
+async def scanned_page(db: Executor, prefix: str, after: str, limit: int) -> list[Row]:
     """The next scanned blobs after key `after`, in key order, each with whether a row names it."""
     return await db.fetch_all(
         f"""
@@ -74,7 +74,7 @@ async def scanned_page(db: Queries, prefix: str, after: str, limit: int) -> list
 
 
 async def naming_page(
-    db: Queries, prefix: str, table: str, column: str, after: tuple[str, Any], limit: int
+    db: Executor, prefix: str, table: str, column: str, after: tuple[str, Any], limit: int
 ) -> list[Row]:
     """The next rows of `table` after (key, id) that name a blob under `prefix`, each with whether the scan saw it."""
     return await db.fetch_all(

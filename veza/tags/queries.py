@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from veza.db import Queries
+from veza.db import Executor, escape_like
 
 MIN_SIMILAR_LENGTH = 3  # shorter prefixes resemble thousands of tags: trigram matching only costs time there
 # Similar (misspelt) matches come from tags in real use (usage_count >= 5, the predicate of the
@@ -10,7 +10,7 @@ MIN_SIMILAR_LENGTH = 3  # shorter prefixes resemble thousands of tags: trigram m
 # them costs tens of milliseconds on a large table.
 
 
-async def suggest(db: Queries, prefix: str, limit: int) -> list[str]:
+async def suggest(db: Executor, prefix: str, limit: int) -> list[str]:
     """Tags starting with `prefix`, most used first; then, if there is room, tags that look like it."""
     like = escape_like(prefix) + "%"
     names = [
@@ -34,7 +34,3 @@ async def suggest(db: Queries, prefix: str, limit: int) -> list[str]:
         )
         names += [row["name"] for row in similar]
     return names
-
-
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -5,40 +5,39 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from veza.db import Queries, Row, set_clause
-from veza.errors import NotFound
+from veza.db import Executor, Row, set_clause
 
 PUBLIC_COLUMNS = "id, username::text AS username, email::text AS email, role, created_at, updated_at"
 UPDATABLE = frozenset({"username", "email", "password_hash", "role"})
 
 
-async def insert_user(db: Queries, username: str, email: str, password_hash: str, role: str = "user") -> Row:
+def summary_json(user_id: str) -> str:
+    """SQL for another domain's SELECT list: `{"id", "username"}` of the user whose id is the SQL `user_id`."""
+    return f"(SELECT json_build_object('id', u.id, 'username', u.username) FROM users u WHERE u.id = {user_id})"
+
+
+async def insert_user(db: Executor, username: str, email: str, password_hash: str, role: str = "user") -> Row:
     return await db.fetch_one(
         f"INSERT INTO users (username, email, password_hash, role) VALUES (%s, %s, %s, %s) RETURNING {PUBLIC_COLUMNS}",
         (username, email, password_hash, role),
     )
 
 
-async def get_user(db: Queries, user_id: UUID) -> Row:
-    row = await db.fetch_one(f"SELECT {PUBLIC_COLUMNS} FROM users WHERE id = %s", (user_id,))
-    if row is None:
-        raise NotFound("User not found")
-    return row
+async def get_user(db: Executor, user_id: UUID) -> Row:
+    return await db.fetch_found(f"SELECT {PUBLIC_COLUMNS} FROM users WHERE id = %s", (user_id,), "User not found")
 
 
-async def find_login(db: Queries, email: str) -> Row | None:
+async def find_login(db: Executor, email: str) -> Row | None:
     """The user with this email (any case) and their password hash."""
     return await db.fetch_one(f"SELECT {PUBLIC_COLUMNS}, password_hash FROM users WHERE email = %s", (email,))
 
 
-async def get_password_hash(db: Queries, user_id: UUID) -> str:
-    value = await db.fetch_val("SELECT password_hash FROM users WHERE id = %s", (user_id,))
-    if value is None:
-        raise NotFound("User not found")
-    return value
+async def get_password_hash(db: Executor, user_id: UUID) -> str:
+    row = await db.fetch_found("SELECT password_hash FROM users WHERE id = %s", (user_id,), "User not found")
+    return row["password_hash"]
 
 
-async def taken(db: Queries, *, username: str | None = None, email: str | None = None, other_than=None) -> list[str]:
+async def taken(db: Executor, *, username: str | None = None, email: str | None = None, other_than=None) -> list[str]:
     """Which of username / email another account already has."""
     row = await db.fetch_one(
         """
@@ -51,12 +50,15 @@ async def taken(db: Queries, *, username: str | None = None, email: str | None =
     return [field for field in ("username", "email") if row and row[field]]
 
 
-async def update_user(db: Queries, user_id: UUID, fields: dict[str, Any]) -> Row:
+async def update_user(db: Executor, user_id: UUID, fields: dict[str, Any]) -> Row:
     """Set the given columns (names come from code, never from the client)."""
-    row = await db.fetch_one(
+    return await db.fetch_found(
         f"UPDATE users SET {set_clause(fields, UPDATABLE)} WHERE id = %(id)s RETURNING {PUBLIC_COLUMNS}",
         {**fields, "id": user_id},
+        "User not found",
     )
-    if row is None:
-        raise NotFound("User not found")
-    return row
+
+
+async def become_seller(db: Executor, user_id: UUID) -> bool:
+    """A user's first product makes them a seller; admins stay admins."""
+    return bool(await db.execute("UPDATE users SET role = 'seller' WHERE id = %s AND role = 'user'", (user_id,)))
