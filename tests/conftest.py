@@ -1,8 +1,15 @@
-"""Test fixtures: a database of the suite's own, migrated once; Redis db 15; a fresh app per test."""
+"""Test fixtures: a database of the suite's own, migrated once; a Redis db; a fresh app per test.
+
+Each test worker (pytest-xdist's gw0, gw1...) has its own database, `veza_test_[<VEZA_TEST_RUN>_]<worker>`,
+and its own Redis db: the configured one (REDIS_URL, else config/test.toml's 15) minus the worker's index.
+Only tests that use the database or Redis (through `settings`, `app`, `client` or `clean_state`) touch them:
+pure unit tests run with neither server up.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 
 os.environ["VEZA_ENV"] = "test"
 
@@ -17,6 +24,26 @@ from veza.app import create_app
 from veza.migrate import migrate
 from veza.settings import Settings, load_settings
 
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")  # gw0, gw1... under pytest-xdist
+RUN = os.environ.get("VEZA_TEST_RUN", "")  # tells apart suites run side by side on one machine
+
+
+def _worker_redis_url() -> str:
+    """The configured Redis URL with db number (configured - worker index) for xdist's worker gw<index>."""
+    configured = load_settings().redis_url
+    index = re.fullmatch(r"gw(\d+)", WORKER)
+    if index is None:
+        return configured
+    base, _, db = configured.rpartition("/")
+    number = int(db or 0) - int(index[1])
+    if number < 0:
+        raise RuntimeError(f"no Redis db left for worker {WORKER}: give REDIS_URL a higher db number")
+    return f"{base}/{number}"
+
+
+# Set before any settings are loaded, so the app and every subprocess that inherits the environment agree.
+os.environ["REDIS_URL"] = _worker_redis_url()
+
 
 def _server_url(database_url: str, dbname: str) -> str:
     base, _, _ = database_url.rpartition("/")
@@ -25,10 +52,9 @@ def _server_url(database_url: str, dbname: str) -> str:
 
 @pytest.fixture(scope="session")
 def database_url() -> str:
-    """Create veza_test_<worker> from scratch and migrate it once for the session."""
+    """Create veza_test_[<run>_]<worker> from scratch and migrate it once for the session."""
     configured = load_settings().database_url
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"{configured.rpartition('/')[2]}_{worker}"
+    name = "_".join(filter(None, (configured.rpartition("/")[2], RUN, WORKER)))
     admin = psycopg2.connect(_server_url(configured, "postgres"))
     admin.autocommit = True
     with admin.cursor() as cur:
@@ -71,7 +97,7 @@ def data_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def settings(database_url, data_dir) -> Settings:
+def settings(clean_state, database_url, data_dir) -> Settings:
     return load_settings(database_url=database_url, data_dir=data_dir)
 
 
@@ -86,9 +112,9 @@ def moto_endpoint():
     server._server.server_close()  # stop() leaves the listening socket open
 
 
-@pytest.fixture(autouse=True)
-def clean_state(_truncate_conn, request):
-    """Every test starts with empty tables and an empty Redis db."""
+@pytest.fixture
+def clean_state(_truncate_conn):
+    """Empty tables and an empty Redis db; every test that uses `settings` (and so `app`, `client`) starts so."""
     with _truncate_conn.cursor() as cur:
         cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
         tables = [row[0] for row in cur.fetchall()]
