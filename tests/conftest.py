@@ -127,6 +127,12 @@ def clean_state(_truncate_conn):
     client.close()
 
 
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "redis_server" in getattr(item, "fixturenames", ()):  # starts a redis-server of its own
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def redis_server(tmp_path):
     """A redis-server of the test's own, which it may kill, start again, freeze and thaw."""

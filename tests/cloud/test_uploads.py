@@ -254,6 +254,7 @@ async def test_an_expired_reservation_is_not_counted(client):
 # Failures midway leave nothing behind.
 
 
+@pytest.mark.slow
 async def test_a_client_that_goes_away_leaves_nothing(any_client):
     client = any_client
     user = await register(client)
@@ -384,6 +385,7 @@ async def test_control_characters_in_a_part_header_are_refused_or_dropped(client
 # Memory does not grow with the file.
 
 
+@pytest.mark.slow
 async def test_upload_memory_does_not_grow_with_the_size(client):
     user = await register(client)
     total = 48 * MiB

@@ -11,6 +11,8 @@ from tests.factories import register, ws_receive, ws_subscribe
 from tests.live.callbacks import SECRET, callback, key_of
 from veza.app import create_app
 
+pytestmark = pytest.mark.xdist_group("live_channel")
+
 STREAMS = "/api/v1/live/streams"
 
 

@@ -13,6 +13,8 @@ from veza.keys import DB, HUB, REDIS
 from veza.notifications.service import notify
 from veza.realtime.publish import CONTROL_CHANNEL, public_channel, publish
 
+pytestmark = pytest.mark.xdist_group("live_channel")
+
 WS = "/api/v1/ws"
 
 
