@@ -99,7 +99,7 @@ async def test_invalid_streams_are_422(client, body):
         ("GET", f"{STREAMS}/me"),
         ("GET", f"{STREAMS}/me/key"),
         ("POST", f"{STREAMS}/me/key/regenerate"),
-        ("PUT", f"{STREAMS}/{uuid.uuid4()}"),
+        ("PUT", f"{STREAMS}/6f1c1e5e-8a2b-4c3d-9e4f-0a1b2c3d4e5f"),
     ],
 )
 async def test_stream_routes_need_a_token(client, method, path):
