@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 
 os.environ["VEZA_ENV"] = "test"
 
 import psycopg2
 import pytest
 import redis as redis_sync
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from psycopg2 import sql
+from werkzeug.serving import make_server
 
 from tests.outage import RedisServer
 from veza.app import create_app
@@ -104,12 +106,21 @@ def settings(clean_state, database_url, data_dir) -> Settings:
 @pytest.fixture(scope="session")
 def moto_endpoint():
     """A real S3 HTTP endpoint (moto's server mode) for the S3 backend's tests."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    # moto's ThreadedMotoServer, built here so that its listening socket can be closed too
+    server = make_server(
+        "127.0.0.1",
+        0,
+        DomainDispatcherApplication(create_backend_app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
     yield f"http://{host}:{port}"
-    server.stop()
-    server._server.server_close()  # stop() leaves the listening socket open
+    server.shutdown()
+    server.server_close()
+    thread.join()
 
 
 @pytest.fixture
