@@ -17,6 +17,7 @@ os.environ["VEZA_ENV"] = "test"
 import psycopg2
 import pytest
 import redis as redis_sync
+import yarl
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from psycopg2 import sql
 from werkzeug.serving import make_server
@@ -36,11 +37,11 @@ def _worker_redis_url() -> str:
     index = re.fullmatch(r"gw(\d+)", WORKER)
     if index is None:
         return configured
-    base, _, db = configured.rpartition("/")
-    number = int(db or 0) - int(index[1])
+    url = yarl.URL(configured)
+    number = int(url.path.strip("/") or 0) - int(index[1])
     if number < 0:
         raise RuntimeError(f"no Redis db left for worker {WORKER}: give REDIS_URL a higher db number")
-    return f"{base}/{number}"
+    return str(url.with_path(f"/{number}").with_query(url.query))
 
 
 # Set before any settings are loaded, so the app and every subprocess that inherits the environment agree.
