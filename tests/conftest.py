@@ -1,6 +1,7 @@
 """Test fixtures: a database of the suite's own, migrated once; a Redis db; a fresh app per test.
 
-Each test worker (pytest-xdist's gw0, gw1...) has its own database, `veza_test_[<VEZA_TEST_RUN>_]<worker>`,
+Each test worker (pytest-xdist's gw0, gw1...) has its own database, `veza_test_[<VEZA_TEST_RUN>_]<worker>`
+(PYTEST_XDIST_WORKER=<name> set by hand names the run, as VEZA_TEST_RUN does),
 and its own Redis db: the configured one (REDIS_URL, else config/test.toml's 15) minus the worker's index.
 Only tests that use the database or Redis (through `settings`, `app`, `client` or `clean_state`) touch them:
 pure unit tests run with neither server up.
@@ -28,6 +29,9 @@ from veza.migrate import migrate
 from veza.settings import Settings, load_settings
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")  # gw0, gw1... under pytest-xdist
+if not re.fullmatch(r"gw\d+|main", WORKER):
+    # A run named with PYTEST_XDIST_WORKER=<name> keeps that name in its xdist workers (which inherit it from here).
+    os.environ.setdefault("VEZA_TEST_RUN", WORKER)
 RUN = os.environ.get("VEZA_TEST_RUN", "")  # tells apart suites run side by side on one machine
 
 
@@ -57,7 +61,7 @@ def _server_url(database_url: str, dbname: str) -> str:
 def database_url() -> str:
     """Create veza_test_[<run>_]<worker> from scratch and migrate it once for the session."""
     configured = load_settings().database_url
-    name = "_".join(filter(None, (configured.rpartition("/")[2], RUN, WORKER)))
+    name = "_".join(filter(None, (configured.rpartition("/")[2], RUN if RUN != WORKER else "", WORKER)))
     admin = psycopg2.connect(_server_url(configured, "postgres"))
     admin.autocommit = True
     with admin.cursor() as cur:
