@@ -1,9 +1,10 @@
 # make run  — install, then serve web + worker (embedded PostgreSQL/Redis when none answer)
-# make test — install, then run the whole suite
+# make test — install, then run the whole suite on PYTEST_WORKERS pytest-xdist workers (0: in one process)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test fuzz bench lint openapi constraints clean
 
@@ -18,7 +19,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check veza workers tests
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The suite's Schemathesis run (tests/test_fuzz.py), longer: FUZZ_EXAMPLES per operation and phase.
 FUZZ_EXAMPLES ?= 200

@@ -2,7 +2,10 @@ import json
 import subprocess
 import sys
 
+import pytest
 from openapi_spec_validator import validate
+
+pytestmark = pytest.mark.slow
 
 
 def test_veza_openapi_prints_a_valid_document():

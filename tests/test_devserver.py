@@ -13,10 +13,13 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.outage import free_port
 from veza.devserver import shared_secrets
 from veza.settings import ROOT, SECRETS
+
+pytestmark = pytest.mark.slow
 
 HEALTHY = {"success": True, "data": {"status": "ok"}}
 

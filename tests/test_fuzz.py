@@ -23,6 +23,8 @@ from veza.app import create_app
 from veza.keys import DB, STORAGE
 from veza.notifications.service import notify
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("VEZA_FUZZ_EXAMPLES", "5"))
 SEED = int(os.environ.get("VEZA_FUZZ_SEED", "20261201"))
 SECRET = "rtmp-callback-secret-for-fuzzing"

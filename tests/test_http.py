@@ -319,20 +319,28 @@ async def served(settings):
     (the test server cancels it instead)."""
     app = create_app(settings)
     add_routes(app, routes, "/api/v1/test")
+    arrived = asyncio.Event()
+
+    @web.middleware
+    async def note_arrival(request, handler):  # the innermost: the handler reads the body next
+        arrived.set()
+        return await handler(request)
+
+    app.middlewares.append(note_arrival)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    yield app, site.port
+    yield app, site.port, arrived
     await runner.cleanup()
 
 
 async def test_a_client_leaving_mid_body_is_not_logged_as_an_error(served, caplog):
-    app, port = served
+    app, port, arrived = served
     _, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(ECHO_HEAD + ECHO_BODY[:11])
     await writer.drain()
-    await asyncio.sleep(0.05)  # the handler is waiting for the rest of the body
+    await asyncio.wait_for(arrived.wait(), 10)  # the handler is waiting for the rest of the body
     writer.transport.abort()
     answered = 'route="/api/v1/test/echo",status="400"'
     for _ in range(100):  # the server notices the reset within a loop turn or two

@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import psycopg2
+import pytest
 
 from veza.migrate import migrate
 
@@ -16,6 +17,7 @@ def _state(url):
     return versions, extensions
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_do_not_collide(fresh_database_url):
     # Separate processes, as two release phases would be.
     procs = [

@@ -23,6 +23,8 @@ from veza.db import SERVER_CANCEL_GRACE
 from veza.http import endpoint, ok
 from veza.keys import DB
 
+pytestmark = pytest.mark.slow
+
 TIMEOUTS = {"db_connect_timeout": 0.5, "db_statement_timeout": 0.5, "redis_connect_timeout": 0.5, "redis_timeout": 0.5}
 # Generous: three times the longest configured wait (a statement's timeout and the grace after it).
 BOUND = 3 * (TIMEOUTS["db_statement_timeout"] + SERVER_CANCEL_GRACE)

@@ -315,6 +315,7 @@ async def test_the_worker_job_reconciles(client, app_settings):
     assert summary["orphans_deleted"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["local"])
 async def test_the_command_runs_it_by_hand(client, app_settings):
     app = client.app

@@ -23,6 +23,8 @@ from veza.app import create_app
 from veza.redis import arq_settings, connect_arq, connect_redis, redis_unreachable
 from workers.run import supervise
 
+pytestmark = pytest.mark.slow
+
 
 def self_signed(directory) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())

@@ -3,9 +3,13 @@
 import subprocess
 import sys
 
+import pytest
+
 from veza.keys import DB, STORAGE
 from veza.seed import CATALOG, FAN, SELLER, seed_demo
 from veza.settings import SECRETS
+
+pytestmark = pytest.mark.slow
 
 
 async def test_seed_makes_a_usable_demo_and_runs_once(client):

@@ -20,6 +20,8 @@ from aiohttp import web
 from veza.app import create_app
 from veza.serve import ACCEPT_FAILURE, AcceptFailureLog, CappedTCPSite
 
+pytestmark = pytest.mark.slow
+
 HEALTH = b"GET /api/v1/health HTTP/1.1\r\nHost: test\r\n\r\n"
 
 

@@ -53,6 +53,7 @@ def test_production_requires_a_metrics_token(monkeypatch):
     assert load_settings().metrics_token == "m" * 40
 
 
+@pytest.mark.slow
 def test_production_start_up_stops_with_one_line(monkeypatch):
     env = {"VEZA_ENV": "production", "PATH": "/usr/bin:/bin"}
     proc = subprocess.run([sys.executable, "-m", "veza", "serve"], env=env, capture_output=True, text=True, timeout=60)

@@ -421,6 +421,7 @@ async def test_local_scan_reports_the_file_time(local):
     assert (await scanned(local, "cloud/"))["cloud/u/f/1"].modified == long_ago
 
 
+@pytest.mark.slow
 async def test_local_scan_memory_does_not_grow_with_the_number_of_objects(local):
     for user in range(20):
         folder = local.root / f"cloud/u{user}/f"
@@ -556,6 +557,7 @@ async def test_a_link_is_404_when_storage_is_not_local(aiohttp_client, settings,
 # Memory: uploads stream, whatever their size.
 
 
+@pytest.mark.slow
 async def test_local_put_memory_does_not_grow_with_the_size(local):
     chunk = pattern(0, MiB)
 
@@ -607,6 +609,7 @@ def moto_process_endpoint():
         server.wait(10)
 
 
+@pytest.mark.slow
 async def test_s3_put_memory_does_not_grow_with_the_size(moto_process_endpoint):
     chunk = pattern(0, MiB)
     total = 12 * PART_SIZE

@@ -14,6 +14,8 @@ from arq.jobs import Job, JobStatus
 from tests.outage import wait_until
 from veza.redis import connect_arq
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def worker(settings, redis_server, tmp_path):

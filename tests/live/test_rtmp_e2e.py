@@ -17,6 +17,8 @@ from tests.live import rtmp
 from tests.live.callbacks import sweep
 from veza.app import create_app
 
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("live_channel")]
+
 SECRET = "e2e-callback-secret"
 EVENT_TIMEOUT = 20
 QUIET_SECONDS = 3

@@ -14,6 +14,8 @@ from veza.keys import DB, SETTINGS
 from veza.live.service import end_stale_broadcasts
 from workers.settings import WorkerSettings
 
+pytestmark = pytest.mark.xdist_group("live_channel")
+
 STREAMS = "/api/v1/live/streams"
 FIRST = {"addr": "192.0.2.1", "clientid": "7"}  # one nginx session of a publisher
 SECOND = {"addr": "192.0.2.2", "clientid": "8"}  # another one

@@ -14,6 +14,8 @@ from veza.app import create_app
 from veza.keys import RTMP_HEALTH, SETTINGS
 from veza.live import service as live_service
 
+pytestmark = pytest.mark.xdist_group("live_channel")
+
 STREAMS = "/api/v1/live/streams"
 
 
@@ -100,7 +102,7 @@ async def test_invalid_streams_are_422(client, body):
         ("GET", f"{STREAMS}/me"),
         ("GET", f"{STREAMS}/me/key"),
         ("POST", f"{STREAMS}/me/key/regenerate"),
-        ("PUT", f"{STREAMS}/{uuid.uuid4()}"),
+        ("PUT", f"{STREAMS}/6f1c1e5e-8a2b-4c3d-9e4f-0a1b2c3d4e5f"),
     ],
 )
 async def test_stream_routes_need_a_token(client, method, path):

@@ -63,13 +63,21 @@ async def test_a_failed_render_is_not_cached():
 
 async def test_size_is_bounded():
     cache = PageCache(ttl=10, max_entries=3)
+    rendered = []
 
-    async def render():
+    async def render(key):
+        rendered.append(key)
         return b"x", '"e"'
 
     for key in range(10):
-        await cache.get(key, render)
-    assert len(cache._pages) == 3
+        await cache.get(key, lambda key=key: render(key))
+    rendered.clear()
+    for key in (7, 8, 9, 6):  # the three last used are kept; 6 was dropped, and keeping it drops 7
+        await cache.get(key, lambda key=key: render(key))
+    assert rendered == [6]
+    for key in (9, 6, 7):
+        await cache.get(key, lambda key=key: render(key))
+    assert rendered == [6, 7]
 
 
 @pytest.fixture

@@ -207,8 +207,8 @@ async def test_update_and_archive_only_by_the_seller(client):
     ("method", "path"),
     [
         ("POST", PRODUCTS),
-        ("PATCH", f"{PRODUCTS}/{uuid.uuid4()}"),
-        ("DELETE", f"{PRODUCTS}/{uuid.uuid4()}"),
+        ("PATCH", f"{PRODUCTS}/6f1c1e5e-8a2b-4c3d-9e4f-0a1b2c3d4e5f"),
+        ("DELETE", f"{PRODUCTS}/6f1c1e5e-8a2b-4c3d-9e4f-0a1b2c3d4e5f"),
         ("GET", "/api/v1/sell/products"),
     ],
 )

@@ -63,7 +63,7 @@ async def test_another_users_notifications_are_invisible(client):
         ("GET", BASE),
         ("GET", f"{BASE}/unread-count"),
         ("POST", f"{BASE}/read-all"),
-        ("POST", f"{BASE}/{uuid.uuid4()}/read"),
+        ("POST", f"{BASE}/6f1c1e5e-8a2b-4c3d-9e4f-0a1b2c3d4e5f/read"),
     ],
 )
 async def test_notifications_need_a_token(client, method, path):

@@ -14,6 +14,8 @@ from veza.app import create_app
 from veza.keys import HUB
 from veza.realtime.publish import close_sessions, event_message, public_channel
 
+pytestmark = pytest.mark.slow
+
 WS = "/api/v1/ws"
 
 

@@ -13,6 +13,8 @@ from veza.keys import DB, HUB, REDIS
 from veza.notifications.service import notify
 from veza.realtime.publish import CONTROL_CHANNEL, public_channel, publish
 
+pytestmark = pytest.mark.xdist_group("live_channel")
+
 WS = "/api/v1/ws"
 
 
@@ -156,10 +158,15 @@ async def test_a_client_that_cannot_keep_up_is_closed(client):
     client.app[HUB].max_buffered = 64 * 1024
     slow = await client.ws_connect(WS, max_msg_size=0)
     await ws_subscribe(slow, "live")
+    watcher = await client.ws_connect(WS)
+    marker = f"live:{await make_stream(client)}"
+    await ws_subscribe(watcher, marker)
     payload = "x" * (1024 * 1024)
     for _ in range(24):  # far more than the socket buffers and the queue hold, while nobody reads
         await publish(client.app, "live", "big", payload)
-    await asyncio.sleep(1)
+    # The hub delivers Redis messages in order: once the watcher has the marker, all 24 were sent or refused.
+    await publish(client.app, marker, "marker", {})
+    assert (await ws_receive(watcher))["event"] == "marker"
     received = 0
     while True:
         msg = await slow.receive(timeout=10)

@@ -124,6 +124,8 @@ async def test_an_email_change_logs_out_other_sessions(client):
     assert (await client.get(ME, headers=bearer(other["access_token"]))).status == 401
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("clean_state")
 def test_create_admin_from_the_command_line(database_url):
     env = {"DATABASE_URL": database_url, "VEZA_ADMIN_PASSWORD": "Admin-Strong-Pass-1", "PATH": "/usr/bin:/bin"}
     run = [sys.executable, "-m", "veza", "create-admin", "--email", "root@example.com", "--username", "root"]
@@ -144,6 +146,7 @@ def test_create_admin_from_the_command_line(database_url):
     assert "too common" in weak.stderr
 
 
+@pytest.mark.slow
 async def test_created_admin_has_the_admin_role(client, database_url):
     env = {"DATABASE_URL": database_url, "VEZA_ADMIN_PASSWORD": "Admin-Strong-Pass-1", "PATH": "/usr/bin:/bin"}
     proc = await asyncio.to_thread(
