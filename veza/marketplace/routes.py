@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from veza.http import cacheable_response, endpoint, envelope_page, ok, require_user, uuid_param
+from veza.http import cacheable_response, endpoint, ok, rendered_envelope, require_user, uuid_param
 from veza.keys import CATALOG_CACHE, DB
 from veza.marketplace import queries, service
 from veza.marketplace.cache import Rendered
@@ -38,7 +38,7 @@ async def catalog(request: web.Request, query: CatalogQuery) -> web.Response:
         rows, total = await queries.catalog(
             request.app[DB], tsquery=tsquery, sort=query.sort, limit=query.limit, offset=query.offset
         )
-        return envelope_page(ProductList(products=rows, total=total).model_dump(mode="json"))
+        return rendered_envelope(ProductList(products=rows, total=total).model_dump(mode="json"))
 
     key = ("catalog", tsquery, query.sort, query.limit, query.offset)
     page = await request.app[CATALOG_CACHE].get(key, render)
@@ -52,7 +52,7 @@ async def product(request: web.Request) -> web.Response:
 
     async def render() -> Rendered:
         row = await queries.active_product(request.app[DB], product_id)
-        return envelope_page(ProductOut.model_validate(row).model_dump(mode="json"))
+        return rendered_envelope(ProductOut.model_validate(row).model_dump(mode="json"))
 
     page = await request.app[CATALOG_CACHE].get(("product", product_id), render)
     return cacheable_response(request, page, max_age=CATALOG_MAX_AGE)
