@@ -55,7 +55,9 @@ async def update_stream(app: web.Application, user: AuthUser, stream_id: UUID, c
 async def my_key(app: web.Application, user: AuthUser) -> dict[str, Any]:
     """The caller's key and RTMP URL; a draft stream is made for a streamer who has none."""
     async with transaction(app[DB]) as tx:
-        key = await ensure_key(tx, user.id)
+        await ensure_key(tx, user.id)
+        # Locked, so that concurrent calls see the draft stream the first one made, not make one each.
+        key = await queries.lock_key(tx, user.id)
         stream = await queries.latest_stream(tx, user.id)
         if stream is None:
             stream = await queries.insert_stream(
