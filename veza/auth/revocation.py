@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from veza.auth import queries
 from veza.auth.tokens import AuthUser
+from veza.constants import SESSION_CACHE_PREFIX
 from veza.db import Transaction
 from veza.errors import Unavailable
 from veza.keys import DB, REDIS, REDIS_BYPASS, SETTINGS
@@ -49,7 +50,7 @@ class RedisBypass:
 
 
 def cache_key(session_id: UUID) -> str:
-    return f"veza:auth:session:{session_id}"
+    return f"{SESSION_CACHE_PREFIX}{session_id}"
 
 
 async def is_revoked(app: web.Application, user: AuthUser) -> bool:

@@ -10,6 +10,7 @@ from uuid import UUID
 from aiohttp import web
 
 from veza.auth.tokens import AuthUser
+from veza.constants import VIEWERS_SENT_PREFIX
 from veza.db import Queries, UniqueViolation, transaction
 from veza.errors import Conflict, Forbidden
 from veza.keys import DB, REDIS, SETTINGS, VIEWER_EVENTS
@@ -159,7 +160,7 @@ class ViewerEvents:
         self.pending: dict[UUID, asyncio.TimerHandle] = {}
 
     async def changed(self, stream_id: UUID) -> None:
-        throttle = f"veza:live:viewers-sent:{stream_id}"
+        throttle = f"{VIEWERS_SENT_PREFIX}{stream_id}"
         if await self.app[REDIS].set(throttle, 1, px=int(VIEWER_EVENTS_EVERY * 1000), nx=True):
             stream = await queries.get_stream(self.app[DB], stream_id)
             await announce(self.app, "stream.viewers", {"id": str(stream_id), "viewer_count": stream["viewer_count"]})
