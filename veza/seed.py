@@ -13,7 +13,6 @@ from typing import Any
 
 from aiohttp import web
 
-from veza.app import running_resources
 from veza.cloud import queries as cloud
 from veza.cloud.names import storage_key
 from veza.db import transaction
@@ -21,6 +20,7 @@ from veza.keys import DB, STORAGE
 from veza.live import queries as live
 from veza.live.service import new_stream_key
 from veza.marketplace import queries as marketplace
+from veza.resources import running_resources
 from veza.settings import ConfigError, Settings
 from veza.tags.normalize import normalize_tags
 from veza.users import queries as users
