@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from veza.db import UniqueViolation
 from veza.keys import DB, STORAGE
 from veza.seed import CATALOG, FAN, SELLER, seed_demo
 from veza.settings import SECRETS
@@ -46,3 +47,21 @@ def test_seed_is_refused_in_production(database_url):
     proc = subprocess.run([sys.executable, "-m", "veza", "seed"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "not for production" in proc.stderr
+
+
+async def test_a_failed_seed_leaves_nothing_behind_and_runs_again(client):
+    blocker = await client.app[DB].fetch_val(
+        "INSERT INTO users (username, email, password_hash) VALUES (%s, 'other@example.com', 'x') RETURNING id",
+        (FAN["username"],),
+    )
+    stored = [blob.key async for blob in client.app[STORAGE].scan("")]
+    with pytest.raises(UniqueViolation):
+        await seed_demo(client.app)
+    assert await client.app[DB].fetch_val("SELECT count(*) FROM users") == 1
+    assert await client.app[DB].fetch_val("SELECT count(*) FROM cloud_files") == 0
+    assert [blob.key async for blob in client.app[STORAGE].scan("")] == stored
+
+    await client.app[DB].execute("DELETE FROM users WHERE id = %s", (blocker,))
+    assert await seed_demo(client.app) == len(CATALOG)
+    catalog = (await (await client.get("/api/v1/marketplace/products?limit=100")).json())["data"]
+    assert catalog["total"] == len(CATALOG)

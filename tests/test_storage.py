@@ -32,9 +32,9 @@ from veza.storage import (
     S3Storage,
     StoredObject,
     check_storage,
-    routes,
     storage_ctx,
 )
+from veza.storage.routes import routes
 from veza.storage.s3 import PART_SIZE
 
 MiB = 1024 * 1024

@@ -61,9 +61,9 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
 
     from pydantic import ValidationError
 
-    from veza.app import running_resources
     from veza.errors import ApiError
     from veza.http import validation_details
+    from veza.resources import running_resources
     from veza.users.models import RegisterFields
     from veza.users.service import create_user
 
@@ -90,8 +90,8 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_reconcile_storage(settings: Settings, args: argparse.Namespace) -> None:
-    from veza.app import running_resources
     from veza.http import json_dumps
+    from veza.resources import running_resources
     from veza.storage.reconcile import reconcile
 
     async def run() -> dict:

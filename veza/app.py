@@ -2,45 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import swagger_ui
 from aiohttp import web
 
-from veza import db, health, storage
+from veza import health
 from veza.auth import routes as auth_routes
 from veza.auth.revocation import RedisBypass
 from veza.cloud import routes as cloud_routes
 from veza.constants import API_PREFIX
 from veza.http import json_dumps
-from veza.keys import (
-    ARQ,
-    CATALOG_CACHE,
-    DB,
-    METRICS,
-    REDIS,
-    REDIS_BYPASS,
-    REDIS_PUBSUB,
-    RTMP_HEALTH,
-    SETTINGS,
-    VIEWER_EVENTS,
-)
+from veza.keys import CATALOG_CACHE, REDIS_BYPASS, RTMP_HEALTH, VIEWER_EVENTS
 from veza.live import routes as live_routes
 from veza.live.service import ViewerEvents
 from veza.marketplace import routes as marketplace_routes
 from veza.marketplace.cache import PageCache
-from veza.metrics import Metrics
 from veza.middlewares import MIDDLEWARES
 from veza.notifications import routes as notifications_routes
 from veza.openapi import build_spec
 from veza.realtime import routes as realtime_routes
-from veza.redis import connect_arq, connect_pubsub, connect_redis
+from veza.resources import create_base_app
 from veza.settings import Settings
+from veza.storage import routes as storage_routes
 from veza.tags import routes as tags_routes
-from veza.tasks import TASKS, Tasks, tasks_ctx
+from veza.tasks import TASKS
 from veza.users import routes as users_routes
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -54,7 +42,7 @@ ROUTE_TABLES: list[web.RouteTableDef] = [
     realtime_routes.routes,
     notifications_routes.routes,
     live_routes.routes,
-    storage.routes,
+    storage_routes.routes,
     cloud_routes.routes,
     marketplace_routes.routes,
     tags_routes.routes,
@@ -62,57 +50,6 @@ ROUTE_TABLES: list[web.RouteTableDef] = [
 # Swagger UI loads its own scripts and styles and inlines some styles and images.
 DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
 LEGACY_ROOT_PATHS = {"/health", "/health/deep", "/healthz", "/readyz", "/metrics"}
-
-
-async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    app[DB] = await db.connect(
-        settings.database_url,
-        settings.db_pool_min,
-        settings.db_pool_max,
-        connect_timeout=settings.db_connect_timeout,
-        statement_timeout=settings.db_statement_timeout,
-    )
-    yield
-    await app[DB].close()
-
-
-async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[REDIS] = connect_redis(app[SETTINGS])
-    app[REDIS_PUBSUB] = connect_pubsub(app[SETTINGS])
-    yield
-    await app[REDIS].aclose()
-    await app[REDIS_PUBSUB].aclose()
-
-
-async def arq_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[ARQ] = connect_arq(app[SETTINGS])
-    yield
-    await app[ARQ].aclose()
-
-
-def create_base_app(settings: Settings) -> web.Application:
-    """The resources alone (database, Redis, arq, storage); workers run on this too."""
-    # Request lines up to 16 KiB reach the app (and get a 422 with the envelope when too long for a
-    # route) instead of aiohttp's plain-text 400 at 8 KiB.
-    app = web.Application(client_max_size=settings.max_body_bytes, handler_args={"max_line_size": 16384})
-    app[SETTINGS] = settings
-    app[METRICS] = Metrics()
-    app[TASKS] = Tasks()
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx, storage.storage_ctx, tasks_ctx])
-    return app
-
-
-@asynccontextmanager
-async def running_resources(settings: Settings) -> AsyncIterator[web.Application]:
-    """The base app with its resources open, for work outside a web process (worker, CLI)."""
-    app = create_base_app(settings)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()  # runs the cleanup contexts: database, Redis, arq pools
-    try:
-        yield app
-    finally:
-        await runner.cleanup()
 
 
 def add_routes(app: web.Application, table: Iterable[Any], prefix: str = "") -> None:

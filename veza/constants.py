@@ -6,6 +6,11 @@ API_PREFIX = "/api/v1"
 RECONCILE_STORAGE_JOB = "reconcile_storage"
 END_STALE_BROADCASTS_JOB = "end_stale_broadcasts"
 
-# Redis keys.
+# Redis keys, and the prefixes of the keys and channels named after something.
 WORKER_HEARTBEAT_KEY = "veza:worker:heartbeat"
 STORAGE_RECONCILIATION_KEY = "veza:storage:reconciliation"  # the last run's summary, for /health/deep
+LOGIN_ATTEMPTS_PREFIX = "veza:login:attempts:"  # + the email, lowercased
+SESSION_CACHE_PREFIX = "veza:auth:session:"  # + the session id: "live" or "revoked"
+RATE_LIMIT_PREFIX = "veza:rl:"  # + "<limit's name>:<client>"
+VIEWERS_SENT_PREFIX = "veza:live:viewers-sent:"  # + the stream id: stream.viewers sent within the last second
+REALTIME_PREFIX = "veza:rt:"  # pub/sub channels of the real-time events

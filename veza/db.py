@@ -252,12 +252,11 @@ async def connect(
 
 
 @asynccontextmanager
-async def transaction(db: Database, *, isolation: str | None = None):
+async def transaction(db: Database):
     """Open a transaction; commit on success, roll back on any exception."""
     async with db.connection() as conn:
         tx = Transaction(conn)
-        begin = f"BEGIN ISOLATION LEVEL {isolation}" if isolation else "BEGIN"
-        await tx.execute(begin)
+        await tx.execute("BEGIN")
         try:
             yield tx
         except BaseException:

@@ -206,6 +206,3 @@ async def metrics(request: web.Request) -> web.Response:
         )
     body = request.app[METRICS].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
-
-
-LEGACY_ROOT_ROUTES = [health, health_deep, healthz, readyz, metrics]

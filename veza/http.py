@@ -57,15 +57,15 @@ def ok(data: Any = None, *, status: int = 200, headers: dict[str, str] | None = 
     return json_response({"success": True, "data": data}, status=status, headers=headers)
 
 
-def envelope_page(data: Any) -> tuple[bytes, str]:
+def rendered_envelope(data: Any) -> tuple[bytes, str]:
     """The success envelope's bytes and a strong ETag of them."""
     body = json_dumps({"success": True, "data": data})
     return body, '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
-def cacheable_response(request: web.Request, page: tuple[bytes, str], *, max_age: int) -> web.Response:
+def cacheable_response(request: web.Request, rendered: tuple[bytes, str], *, max_age: int) -> web.Response:
     """A public, cacheable answer: its ETag, and 304 when the client already has it."""
-    body, etag = page
+    body, etag = rendered
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
     if etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")):
         return web.Response(status=304, headers=headers)

@@ -12,6 +12,7 @@ import ipaddress
 from aiohttp import web
 from redis.asyncio import Redis
 
+from veza.constants import RATE_LIMIT_PREFIX
 from veza.errors import RateLimited
 from veza.keys import SETTINGS
 
@@ -25,7 +26,7 @@ async def count_hit(redis: Redis, key: str, per: int) -> tuple[int, int]:
 
 async def limit(redis: Redis, name: str, key: str, *, max_hits: int, per: int) -> None:
     """Raise RateLimited (429 with Retry-After) past max_hits of `name` by `key` within `per` seconds."""
-    hits, seconds_left = await count_hit(redis, f"veza:rl:{name}:{key}", per)
+    hits, seconds_left = await count_hit(redis, f"{RATE_LIMIT_PREFIX}{name}:{key}", per)
     if hits > max_hits:
         raise RateLimited(seconds_left, "Too many requests, slow down")
 

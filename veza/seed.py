@@ -13,18 +13,19 @@ from typing import Any
 
 from aiohttp import web
 
-from veza.app import running_resources
+from veza.auth.passwords import hash_password
+from veza.auth.service import check_password
 from veza.cloud import queries as cloud
 from veza.cloud.names import storage_key
-from veza.db import transaction
+from veza.db import Transaction, transaction
 from veza.keys import DB, STORAGE
 from veza.live import queries as live
 from veza.live.service import new_stream_key
 from veza.marketplace import queries as marketplace
+from veza.resources import running_resources
 from veza.settings import ConfigError, Settings
 from veza.tags.normalize import normalize_tags
 from veza.users import queries as users
-from veza.users.service import create_user
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ def tone(frequency: float, seconds: float = 1.0, rate: int = 22050) -> bytes:
     return buffer.getvalue()
 
 
-async def store_file(app: web.Application, tx: Any, owner_id: uuid.UUID, name: str, content: bytes) -> uuid.UUID:
+async def store_blob(app: web.Application, owner_id: uuid.UUID, content: bytes) -> dict[str, Any]:
+    """Write one demo file's blob; the rows naming it are inserted later, in the seed's transaction."""
     file_id, version_id = uuid.uuid4(), uuid.uuid4()
     key = storage_key(owner_id, file_id, version_id)
 
@@ -62,44 +64,67 @@ async def store_file(app: web.Application, tx: Any, owner_id: uuid.UUID, name: s
         yield content
 
     size = await app[STORAGE].put(key, chunks())
-    digest = hashlib.sha256(content).digest()
-    fields = {"size_bytes": size, "content_type": "audio/wav", "sha256": digest}
-    await cloud.insert_file(tx, {"id": file_id, "user_id": owner_id, "name": name, "tags": [], **fields})
-    await cloud.insert_version(tx, {"id": version_id, "file_id": file_id, "version": 1, "storage_key": key, **fields})
+    fields = {"size_bytes": size, "content_type": "audio/wav", "sha256": hashlib.sha256(content).digest()}
+    return {"file_id": file_id, "version_id": version_id, "storage_key": key, **fields}
+
+
+async def insert_file(tx: Transaction, owner_id: uuid.UUID, name: str, blob: dict[str, Any]) -> uuid.UUID:
+    fields = {key: blob[key] for key in ("size_bytes", "content_type", "sha256")}
+    await cloud.insert_file(tx, {"id": blob["file_id"], "user_id": owner_id, "name": name, "tags": [], **fields})
+    version = {"id": blob["version_id"], "file_id": blob["file_id"], "version": 1, "storage_key": blob["storage_key"]}
+    await cloud.insert_version(tx, {**version, **fields})
     await cloud.lock_usage(tx, owner_id)
-    await cloud.add_used(tx, owner_id, size)
-    return file_id
+    await cloud.add_used(tx, owner_id, blob["size_bytes"])
+    return blob["file_id"]
+
+
+async def new_account(tx: Transaction, account: dict[str, str], role: str) -> dict[str, Any]:
+    check_password(account["password"], username=account["username"], email=account["email"])
+    password_hash = await hash_password(account["password"])
+    return await users.insert_user(tx, account["username"], account["email"], password_hash, role)
 
 
 async def seed_demo(app: web.Application) -> int:
-    """Create the demo data unless it is there; return how many products were listed."""
+    """Create the demo data unless it is there; return how many products were listed.
+
+    The blobs are written first, outside any transaction; the rows (accounts included) are one
+    transaction, so that a run that failed left nothing behind and can simply be run again.
+    """
     if await users.find_login(app[DB], SELLER["email"]) is not None:
         return 0
-    seller = await create_user(app, **SELLER, role="seller")
-    await create_user(app, **FAN, role="user")
-    # The seed runs once, from `veza dev`, before anyone else: no other writer races these rows.
-    async with transaction(app[DB]) as tx:
-        for title, kind, price, tags, frequency in CATALOG:
-            asset = await store_file(app, tx, seller["id"], f"{title}.wav", tone(frequency))
-            await marketplace.insert_product(
+    seller_id = uuid.uuid4()
+    blobs = [await store_blob(app, seller_id, tone(frequency)) for *_, frequency in CATALOG]
+    try:
+        async with transaction(app[DB]) as tx:
+            seller = await new_account(tx, SELLER, "seller")
+            # The blobs' keys name their owner: the seller takes the id they were written under.
+            await tx.execute("UPDATE users SET id = %s WHERE id = %s", (seller_id, seller["id"]))
+            await new_account(tx, FAN, "user")
+            for (title, kind, price, tags, _), blob in zip(CATALOG, blobs, strict=True):
+                asset = await insert_file(tx, seller_id, f"{title}.wav", blob)
+                await marketplace.insert_product(
+                    tx,
+                    seller_id,
+                    {
+                        "asset_file_id": asset,
+                        "title": title,
+                        "description": f"{title}: a demo {kind.replace('_', ' ')} from the Veza seed.",
+                        "kind": kind,
+                        "price_cents": price,
+                        "currency": "EUR",
+                        "tags": normalize_tags(tags),
+                    },
+                )
+            await live.insert_key_if_missing(tx, seller_id, new_stream_key())
+            await live.insert_stream(
                 tx,
-                seller["id"],
-                {
-                    "asset_file_id": asset,
-                    "title": title,
-                    "description": f"{title}: a demo {kind.replace('_', ' ')} from the Veza seed.",
-                    "kind": kind,
-                    "price_cents": price,
-                    "currency": "EUR",
-                    "tags": normalize_tags(tags),
-                },
+                seller_id,
+                {"title": "Studio session", "description": "Making a beat live", "category": "music", "tags": ["live"]},
             )
-        await live.insert_key_if_missing(tx, seller["id"], new_stream_key())
-        await live.insert_stream(
-            tx,
-            seller["id"],
-            {"title": "Studio session", "description": "Making a beat live", "category": "music", "tags": ["live"]},
-        )
+    except BaseException:
+        for blob in blobs:
+            await app[STORAGE].delete(blob["storage_key"])
+        raise
     return len(CATALOG)
 
 

@@ -18,8 +18,8 @@ from typing import Any
 from arq.connections import ArqRedis
 from arq.worker import Worker
 
-from veza.app import running_resources
 from veza.redis import connect_arq, redis_unreachable
+from veza.resources import running_resources
 from veza.settings import Settings
 from workers.settings import WorkerSettings
 

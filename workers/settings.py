@@ -6,7 +6,7 @@ from contextlib import AsyncExitStack
 
 from arq import cron
 
-from veza.app import running_resources
+from veza.resources import running_resources
 from veza.settings import load_settings
 from workers.live import end_stale_broadcasts_cron
 from workers.storage import reconcile_storage_cron

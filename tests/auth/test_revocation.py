@@ -128,3 +128,29 @@ async def test_a_frozen_redis_costs_one_check_its_timeout_then_is_skipped(
     for _ in range(3):
         async with asyncio.timeout(1.0):  # well under REDIS_TIMEOUT: Redis is not asked
             assert (await frozen.get(ME, headers=user["headers"])).status == 200
+
+
+async def test_a_password_change_that_cannot_end_the_other_sessions_changes_nothing(
+    client, aiohttp_client, settings, redis_server
+):
+    """A 200 means the other sessions are refused at once: a Redis that refuses writes (and would
+    keep another session's cached "live" answer) makes the change a 503 that changed nothing."""
+    app = create_app(settings.model_copy(update={"redis_url": redis_server.url}))
+    own = await aiohttp_client(app)
+    user = await register(own)
+    other = await own.post("/api/v1/auth/login", json={"email": user["user"]["email"], "password": PASSWORD})
+    other_headers = bearer((await other.json())["data"]["access_token"])
+    assert (await own.get(ME, headers=other_headers)).status == 200  # its live state is cached now
+    await app[REDIS].config_set("min-replicas-to-write", 1)  # reads go on, every write fails (NOREPLICAS)
+
+    change = {"password": "Another-Long-Secret-7", "current_password": PASSWORD}
+    resp = await own.patch(ME, json=change, headers=user["headers"])
+    assert resp.status == 503
+    assert resp.headers["Retry-After"] == "5"
+    assert (await resp.json())["code"] == "unavailable"
+    assert await app[DB].fetch_val("SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL") == 0
+
+    await app[REDIS].config_set("min-replicas-to-write", 0)
+    assert (await own.patch(ME, json=change, headers=user["headers"])).status == 200
+    assert (await own.get(ME, headers=other_headers)).status == 401
+    assert (await own.get(ME, headers=user["headers"])).status == 200

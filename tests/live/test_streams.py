@@ -258,3 +258,24 @@ async def test_the_rtmp_probe_is_a_service_with_its_result_cached(settings, monk
     assert await live_service.rtmp_status(app) == "ok"  # the cached probe, within its few seconds
     monkeypatch.setattr(live_service, "RTMP_HEALTH_CACHE_SECONDS", 0)
     assert await live_service.rtmp_status(app) == "down"
+
+
+async def test_concurrent_first_key_calls_make_one_draft_stream(client):
+    for _ in range(5):
+        user = await register(client)
+        first, second = await asyncio.gather(key_of(client, user), key_of(client, user))
+        assert first == second
+        mine = await client.get(f"{STREAMS}/me", headers=user["headers"])
+        assert (await mine.json())["data"]["total"] == 1
+
+
+async def test_concurrent_regenerations_keep_one_draft_stream(client):
+    for _ in range(5):
+        user = await register(client)
+        regenerate = f"{STREAMS}/me/key/regenerate"
+        answers = await asyncio.gather(*(client.post(regenerate, headers=user["headers"]) for _ in range(3)))
+        assert [resp.status for resp in answers] == [200, 200, 200]
+        streams = {(await resp.json())["data"]["stream_id"] for resp in answers}
+        assert len(streams) == 1
+        mine = await client.get(f"{STREAMS}/me", headers=user["headers"])
+        assert (await mine.json())["data"]["total"] == 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from veza.constants import LOGIN_ATTEMPTS_PREFIX
 from veza.errors import Locked
 from veza.ratelimit import count_hit
 
@@ -27,7 +28,7 @@ class Attempt:
 
 
 def attempts_key(email: str) -> str:
-    return f"veza:login:attempts:{email.strip().lower()}"
+    return LOGIN_ATTEMPTS_PREFIX + email.strip().lower()
 
 
 async def begin_attempt(redis: Redis, email: str) -> Attempt:

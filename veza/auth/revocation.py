@@ -20,6 +20,9 @@ from redis.exceptions import RedisError
 
 from veza.auth import queries
 from veza.auth.tokens import AuthUser
+from veza.constants import SESSION_CACHE_PREFIX
+from veza.db import Transaction
+from veza.errors import Unavailable
 from veza.keys import DB, REDIS, REDIS_BYPASS, SETTINGS
 from veza.realtime.publish import close_sessions
 
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 
 REVOKED, LIVE = "revoked", "live"
 REDIS_BYPASS_SECONDS = 5.0
+OUTAGE_RETRY_AFTER = 5  # seconds
 
 
 class RedisBypass:
@@ -46,7 +50,7 @@ class RedisBypass:
 
 
 def cache_key(session_id: UUID) -> str:
-    return f"veza:auth:session:{session_id}"
+    return f"{SESSION_CACHE_PREFIX}{session_id}"
 
 
 async def is_revoked(app: web.Application, user: AuthUser) -> bool:
@@ -72,19 +76,45 @@ async def is_revoked(app: web.Application, user: AuthUser) -> bool:
     return revoked
 
 
-async def revoke_sessions(app: web.Application, session_ids: Iterable[UUID]) -> None:
-    """Make sessions revoked in the database (call after the commit) revoked everywhere at once."""
-    session_ids = list(session_ids)
+async def cache_revocations(app: web.Application, session_ids: list[UUID]) -> None:
+    """Cache sessions as revoked, overwriting a cached "live"; raises RedisError."""
     if not session_ids:
         return
+    async with app[REDIS].pipeline(transaction=False) as pipe:
+        for session_id in session_ids:
+            pipe.set(cache_key(session_id), REVOKED, ex=app[SETTINGS].access_token_ttl)
+        await pipe.execute()
+
+
+async def revoke_sessions(app: web.Application, session_ids: Iterable[UUID]) -> None:
+    """Make sessions revoked in the database revoked everywhere at once: ``tx.after_commit(revoke_sessions, ...)``.
+
+    Best effort: should Redis fail, a cached "live" answer lasts up to `session_cache_seconds`.
+    """
+    session_ids = list(session_ids)
     try:
-        async with app[REDIS].pipeline(transaction=False) as pipe:
-            for session_id in session_ids:
-                pipe.set(cache_key(session_id), REVOKED, ex=app[SETTINGS].access_token_ttl)
-            await pipe.execute()
+        await cache_revocations(app, session_ids)
     except RedisError:
         log.warning(
             "could not cache the revocation of %d session(s); they are revoked once their cached state expires",
             len(session_ids),
         )
     await close_sessions(app, session_ids)
+
+
+async def revoke_sessions_in(app: web.Application, tx: Transaction, session_ids: list[UUID]) -> None:
+    """Revoke sessions as part of the change in `tx`, so that its commit means they are refused from then on.
+
+    The cache is written before the commit (a check racing it cannot cache "live" over it: its SET is NX);
+    without Redis the change fails (503) rather than leave a cached "live" answer standing. Should the
+    commit itself fail, the sessions stay refused until their cached state expires: the safe side.
+    Sockets are closed after the commit (a new one is refused by the cached revocation).
+    """
+    try:
+        await cache_revocations(app, session_ids)
+    except RedisError as exc:
+        raise Unavailable(
+            "Sessions cannot be ended right now; nothing was changed, try again shortly",
+            headers={"Retry-After": str(OUTAGE_RETRY_AFTER)},
+        ) from exc
+    tx.after_commit(close_sessions, app, session_ids)

@@ -13,9 +13,9 @@ from redis.exceptions import RedisError
 
 from veza.auth import lockout, queries
 from veza.auth.passwords import burn_verification_time, hash_password, needs_rehash, password_problem, verify_password
-from veza.auth.revocation import revoke_sessions
+from veza.auth.revocation import revoke_sessions, revoke_sessions_in
 from veza.auth.tokens import AuthUser, digest, issue_access_token, new_refresh_token
-from veza.db import Executor, UniqueViolation, transaction
+from veza.db import Executor, Transaction, UniqueViolation, transaction
 from veza.errors import Conflict, Invalid, Unauthorized, Unavailable
 from veza.keys import DB, REDIS, SETTINGS
 from veza.ratelimit import limit
@@ -127,7 +127,7 @@ async def refresh(app: web.Application, refresh_token: str | None, client: str) 
             user = await users.get_user(tx, row["user_id"])
             return await start_session(app, tx, user, session_id=row["session_id"])
         await queries.revoke_sessions(tx, [row["session_id"]])
-    await revoke_sessions(app, [row["session_id"]])
+        tx.after_commit(revoke_sessions, app, [row["session_id"]])
     raise Unauthorized("Refresh token already used; the session has been ended", code="refresh_token_reused")
 
 
@@ -142,10 +142,10 @@ async def logout(app: web.Application, refresh_token: str | None, user: AuthUser
         if user is not None:
             sessions.add(user.sid)
         await queries.revoke_sessions(tx, list(sessions))
-    await revoke_sessions(app, sessions)
+        tx.after_commit(revoke_sessions, app, list(sessions))
 
 
-async def end_other_sessions(app: web.Application, tx: Executor, user: AuthUser) -> None:
-    """Revoke every session of the user but the caller's (after a password or email change)."""
+async def end_other_sessions(app: web.Application, tx: Transaction, user: AuthUser) -> None:
+    """Revoke every session of the user but the caller's, as part of a password or email change."""
     revoked = await queries.revoke_other_sessions(tx, user.id, user.sid)
-    tx.after_commit(revoke_sessions, app, revoked)
+    await revoke_sessions_in(app, tx, list(revoked))

@@ -142,10 +142,6 @@ class SharedFileOut(BaseModel):
     download_url: str
 
 
-class RevokedOut(BaseModel):
-    revoked: bool
-
-
 class DeletedOut(BaseModel):
     deleted: bool
 

@@ -92,6 +92,11 @@ async def insert_key_if_missing(db: Executor, user_id: UUID, key: str) -> str:
     return await get_key(db, user_id)
 
 
+async def lock_key(db: Executor, user_id: UUID) -> str:
+    """The user's key, its row locked until the transaction ends: one streamer's calls take turns."""
+    return await db.fetch_val("SELECT stream_key FROM stream_keys WHERE user_id = %s FOR UPDATE", (user_id,))
+
+
 async def user_by_key(db: Executor, key: str) -> UUID | None:
     return await db.fetch_val("SELECT user_id FROM stream_keys WHERE stream_key = %s", (key,))
 

@@ -11,6 +11,7 @@ from uuid import UUID
 from aiohttp import web
 
 from veza.auth.tokens import AuthUser
+from veza.constants import VIEWERS_SENT_PREFIX
 from veza.db import Executor, UniqueViolation, transaction
 from veza.errors import Conflict, Forbidden
 from veza.keys import DB, REDIS, RTMP_HEALTH, SETTINGS, VIEWER_EVENTS
@@ -58,7 +59,9 @@ async def update_stream(app: web.Application, user: AuthUser, stream_id: UUID, c
 async def my_key(app: web.Application, user: AuthUser) -> dict[str, Any]:
     """The caller's key and RTMP URL; a draft stream is made for a streamer who has none."""
     async with transaction(app[DB]) as tx:
-        key = await ensure_key(tx, user.id)
+        await ensure_key(tx, user.id)
+        # Locked, so that concurrent calls see the draft stream the first one made, not make one each.
+        key = await queries.lock_key(tx, user.id)
         stream = await queries.latest_stream(tx, user.id)
         if stream is None:
             stream = await queries.insert_stream(
@@ -179,7 +182,7 @@ class ViewerEvents:
         self.pending: dict[UUID, asyncio.TimerHandle] = {}
 
     async def changed(self, stream_id: UUID) -> None:
-        throttle = f"veza:live:viewers-sent:{stream_id}"
+        throttle = f"{VIEWERS_SENT_PREFIX}{stream_id}"
         if await self.app[REDIS].set(throttle, 1, px=int(VIEWER_EVENTS_EVERY * 1000), nx=True):
             stream = await queries.get_stream(self.app[DB], stream_id)
             await announce(self.app, "stream.viewers", {"id": str(stream_id), "viewer_count": stream["viewer_count"]})

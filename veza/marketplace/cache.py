@@ -15,7 +15,7 @@ from uuid import UUID
 
 from aiohttp import web
 
-from veza.http import envelope_page
+from veza.http import rendered_envelope
 from veza.keys import CATALOG_CACHE, DB
 from veza.marketplace import queries
 from veza.marketplace.models import ProductList, ProductOut
@@ -76,7 +76,7 @@ async def catalog_page(app: web.Application, *, tsquery: str | None, sort: str, 
 
     async def render() -> Rendered:
         rows, total = await queries.catalog(app[DB], tsquery=tsquery, sort=sort, limit=limit, offset=offset)
-        return envelope_page(ProductList(products=rows, total=total).model_dump(mode="json"))
+        return rendered_envelope(ProductList(products=rows, total=total).model_dump(mode="json"))
 
     return await app[CATALOG_CACHE].get(("catalog", tsquery, sort, limit, offset), render)
 
@@ -84,7 +84,7 @@ async def catalog_page(app: web.Application, *, tsquery: str | None, sort: str, 
 async def product_page(app: web.Application, product_id: UUID) -> Rendered:
     async def render() -> Rendered:
         row = await queries.active_product(app[DB], product_id)
-        return envelope_page(ProductOut.model_validate(row).model_dump(mode="json"))
+        return rendered_envelope(ProductOut.model_validate(row).model_dump(mode="json"))
 
     return await app[CATALOG_CACHE].get(("product", product_id), render)
 

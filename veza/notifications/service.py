@@ -7,7 +7,7 @@ from uuid import UUID
 
 from aiohttp import web
 
-from veza.db import Executor, transaction
+from veza.db import Transaction, transaction
 from veza.keys import DB
 from veza.notifications import queries
 from veza.notifications.models import NotificationOut
@@ -22,7 +22,7 @@ async def notify(
     body: str = "",
     data: dict[str, Any] | None = None,
     *,
-    tx: Executor | None = None,
+    tx: Transaction | None = None,
 ) -> dict[str, Any]:
     """Store first (a client that was away reads it over REST), publish after commit.
 

@@ -15,12 +15,13 @@ from uuid import UUID
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from veza.constants import REALTIME_PREFIX
 from veza.http import json_dumps
 from veza.keys import HUB, REDIS
 
 log = logging.getLogger(__name__)
 
-PREFIX = "veza:rt:"
+PREFIX = REALTIME_PREFIX
 CONTROL_CHANNEL = PREFIX + "control"  # orders to every web process's hub; no client can follow it
 
 

@@ -24,7 +24,6 @@ from veza.storage.base import (
     content_disposition,
 )
 from veza.storage.local import LocalStorage
-from veza.storage.routes import routes
 from veza.storage.s3 import S3Storage
 
 __all__ = [
@@ -39,7 +38,6 @@ __all__ = [
     "check_storage",
     "content_disposition",
     "open_storage",
-    "routes",
     "storage_ctx",
 ]
 
