@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+from importlib.metadata import entry_points
 
 from veza.settings import ConfigError, Settings, load_settings
 
@@ -28,9 +29,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
-    from workers.run import run
-
-    run(settings, burst=args.burst)
+    # The worker package imports veza, never the reverse: its runner is found by its entry point.
+    (entry_point,) = entry_points(group="veza.commands", name="worker")
+    entry_point.load()(settings, burst=args.burst)
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
