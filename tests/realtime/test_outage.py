@@ -139,6 +139,22 @@ async def test_a_stream_channel_while_postgresql_is_down_is_unavailable(fragile_
     await ws.close()
 
 
+async def test_a_stream_channel_while_postgresql_is_frozen_is_unavailable(
+    aiohttp_client, settings, database_proxy
+):
+    """A frozen database times out (DatabaseUnavailable): the subscriber hears it, the socket stays."""
+    database_url = str(yarl.URL(settings.database_url).with_port(database_proxy.port))
+    changes = {"database_url": database_url, "db_statement_timeout": 0.5, "db_connect_timeout": 0.5}
+    client = await aiohttp_client(create_app(settings.model_copy(update=changes)))
+    stream = await make_stream(client)
+    ws = await client.ws_connect(WS)
+    database_proxy.freeze()
+    await refused(ws, f"live:{stream}")
+    await ws_subscribe(ws, "live")
+    database_proxy.thaw()
+    await ws.close()
+
+
 async def test_nothing_leaks_when_a_subscriber_leaves_during_an_outage(client, redis_server):
     hub = client.app[HUB]
     ws = await client.ws_connect(WS)

@@ -9,16 +9,15 @@ from uuid import UUID
 
 import orjson
 from aiohttp import WSMsgType, web
-from redis.exceptions import RedisError
 
 from veza.auth.revocation import is_revoked
 from veza.auth.tokens import AuthUser, InvalidToken, decode_access_token
-from veza.db import OperationalError
 from veza.errors import Unavailable, UpgradeRequired
 from veza.headers import prepare
 from veza.http import endpoint
 from veza.keys import DB, HUB, REDIS_PUBSUB, SETTINGS
 from veza.live import queries as live
+from veza.outages import down_dependency
 from veza.ratelimit import client_ip
 from veza.realtime.hub import CLOSE_UNAUTHORIZED, Connection, Hub
 from veza.realtime.publish import public_channel, user_channel
@@ -31,8 +30,6 @@ MAX_MESSAGE_BYTES = 4096
 MESSAGES_PER_SECOND, BURST = 20, 40  # frames of any kind: text, binary, ping, pong
 CLOSE_POLICY = 1008
 CLOSE_TRY_AGAIN_LATER = 1013
-# A dependency (Redis, PostgreSQL) that is down or too slow: the client should come back later.
-DEPENDENCY_DOWN = (RedisError, OperationalError, TimeoutError, Unavailable)
 UNAVAILABLE = "Real-time events are unavailable right now; try again later"
 
 
@@ -48,6 +45,11 @@ async def refuse(ws: web.WebSocketResponse, code: str, message: str, close_code:
 
 async def error(connection: Connection, code: str, message: str) -> None:
     await send(connection, {"type": "error", "code": code, "message": message})
+
+
+def dependency_down(exc: Exception) -> bool:
+    """A dependency (Redis, PostgreSQL) is down or too slow, as the HTTP side maps to 503: come back later."""
+    return isinstance(exc, Unavailable) or down_dependency(exc) is not None
 
 
 async def user_from_token(request: web.Request, token: Any) -> AuthUser:
@@ -124,7 +126,10 @@ async def handle(request: web.Request, hub: Hub, connection: Connection, raw: st
             user = await user_from_token(request, message.get("token"))
         except InvalidToken as exc:
             return await error(connection, "unauthorized", str(exc))
-        except DEPENDENCY_DOWN:  # who the socket speaks for cannot be checked: it reconnects later
+        except Exception as exc:
+            if not dependency_down(exc):
+                raise
+            # Who the socket speaks for cannot be checked: it reconnects later.
             await error(connection, "unavailable", UNAVAILABLE)
             return connection.close(CLOSE_TRY_AGAIN_LATER, UNAVAILABLE)
         await authenticate(hub, connection, user)
@@ -149,7 +154,9 @@ async def handle(request: web.Request, hub: Hub, connection: Connection, raw: st
             if not await stream_exists(request.app, channel):
                 return await error(connection, "unknown_channel", f"No such stream: {channel[5:]}")
             await hub.subscribe(connection, target)
-        except DEPENDENCY_DOWN:
+        except Exception as exc:
+            if not dependency_down(exc):
+                raise
             return await error(connection, "unavailable", UNAVAILABLE)
         return await send(connection, {"type": "subscribed", "channel": channel})
     return await error(connection, "unknown_type", "Known types: auth, subscribe, unsubscribe, ping")
@@ -194,7 +201,9 @@ async def serve(request: web.Request, hub: Hub, ws: web.WebSocketResponse, addre
             user = await user_from_token(request, token)
         except InvalidToken as exc:
             return await refuse(ws, "unauthorized", str(exc), CLOSE_UNAUTHORIZED)
-        except DEPENDENCY_DOWN:
+        except Exception as exc:
+            if not dependency_down(exc):
+                raise
             return await refuse(ws, "unavailable", UNAVAILABLE, CLOSE_TRY_AGAIN_LATER)
     connection = hub.connect(ws, request.transport, address, user)
     try:
