@@ -9,7 +9,8 @@ import logging
 import pytest
 from aiohttp import web
 
-from veza.tasks import TASKS, Tasks, run_to_end, spawn, tasks_ctx
+from veza.keys import TASKS
+from veza.tasks import Tasks, run_to_end, spawn, tasks_ctx
 
 
 @pytest.fixture

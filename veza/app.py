@@ -15,7 +15,7 @@ from veza.auth.revocation import RedisBypass
 from veza.cloud import routes as cloud_routes
 from veza.constants import API_PREFIX
 from veza.http import json_dumps
-from veza.keys import CATALOG_CACHE, REDIS_BYPASS, RTMP_HEALTH, VIEWER_EVENTS
+from veza.keys import CATALOG_CACHE, REDIS_BYPASS, RTMP_HEALTH, TASKS, VIEWER_EVENTS
 from veza.live import routes as live_routes
 from veza.live.service import ViewerEvents
 from veza.marketplace import routes as marketplace_routes
@@ -28,7 +28,6 @@ from veza.resources import create_base_app
 from veza.settings import Settings
 from veza.storage import routes as storage_routes
 from veza.tags import routes as tags_routes
-from veza.tasks import TASKS
 from veza.users import routes as users_routes
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from veza.realtime.hub import Hub
     from veza.settings import Settings
     from veza.storage import Storage
+    from veza.tasks import Tasks
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 DB: web.AppKey[Database] = web.AppKey("db")
@@ -29,6 +30,7 @@ STORAGE: web.AppKey[Storage] = web.AppKey("storage")
 HUB: web.AppKey[Hub] = web.AppKey("hub")
 VIEWER_EVENTS: web.AppKey[ViewerEvents] = web.AppKey("viewer_events")
 CATALOG_CACHE: web.AppKey[PageCache] = web.AppKey("catalog_cache")
+TASKS: web.AppKey[Tasks] = web.AppKey("tasks")  # work that outlives a request (veza.tasks)
 RTMP_HEALTH: web.AppKey[dict] = web.AppKey("rtmp_health")  # the last probe of the RTMP server, cached
 REDIS_BYPASS: web.AppKey[RedisBypass] = web.AppKey("redis_bypass")  # session checks skip a failing Redis
 REDIS_PUBSUB: web.AppKey[Redis] = web.AppKey("redis_pubsub")  # the hub's subscription: reads without a deadline

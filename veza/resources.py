@@ -11,12 +11,12 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from veza import db
-from veza.keys import ARQ, DB, METRICS, REDIS, REDIS_PUBSUB, SETTINGS
+from veza.keys import ARQ, DB, METRICS, REDIS, REDIS_PUBSUB, SETTINGS, TASKS
 from veza.metrics import Metrics
 from veza.redis import connect_arq, connect_pubsub, connect_redis
 from veza.settings import Settings
 from veza.storage import storage_ctx
-from veza.tasks import TASKS, Tasks, tasks_ctx
+from veza.tasks import Tasks, tasks_ctx
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:

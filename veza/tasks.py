@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from veza.keys import TASKS
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -67,9 +69,6 @@ class Tasks:
             task.cancel()
         if leftover:
             await asyncio.gather(*leftover, return_exceptions=True)
-
-
-TASKS = web.AppKey("tasks", Tasks)
 
 
 def spawn(app: web.Application, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:

@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 REVOKED, LIVE = "revoked", "live"
 REDIS_BYPASS_SECONDS = 5.0
-OUTAGE_RETRY_AFTER = 5  # seconds
 
 
 class RedisBypass:
@@ -113,8 +112,5 @@ async def revoke_sessions_in(app: web.Application, tx: Transaction, session_ids:
     try:
         await cache_revocations(app, session_ids)
     except RedisError as exc:
-        raise Unavailable(
-            "Sessions cannot be ended right now; nothing was changed, try again shortly",
-            headers={"Retry-After": str(OUTAGE_RETRY_AFTER)},
-        ) from exc
+        raise Unavailable("Sessions cannot be ended right now; nothing was changed, try again shortly") from exc
     tx.after_commit(close_sessions, app, session_ids)

@@ -25,7 +25,6 @@ LOGINS_PER_MINUTE_PER_CLIENT = 20
 REGISTRATIONS_PER_HOUR_PER_CLIENT = 20
 REFRESHES_PER_MINUTE_PER_CLIENT = 60
 BAD_CREDENTIALS = "Invalid email or password"
-OUTAGE_RETRY_AFTER = 5  # seconds
 
 
 @dataclass(frozen=True)
@@ -93,9 +92,7 @@ async def login(app: web.Application, email: str, password: str, client: str) ->
         attempt = await lockout.begin_attempt(redis, email)
     except RedisError as exc:
         # Fail closed: a password checked without counting the attempt would escape the lockout.
-        raise Unavailable(
-            "Login is unavailable right now; try again shortly", headers={"Retry-After": str(OUTAGE_RETRY_AFTER)}
-        ) from exc
+        raise Unavailable("Login is unavailable right now; try again shortly") from exc
 
     if account is None:
         await burn_verification_time(password)

@@ -15,13 +15,12 @@ from veza.auth.tokens import AuthUser, InvalidToken, decode_access_token
 from veza.errors import Unavailable, UpgradeRequired
 from veza.headers import prepare
 from veza.http import endpoint
-from veza.keys import DB, HUB, REDIS_PUBSUB, SETTINGS
+from veza.keys import DB, HUB, REDIS_PUBSUB, SETTINGS, TASKS
 from veza.live import queries as live
 from veza.outages import down_dependency
 from veza.ratelimit import client_ip
 from veza.realtime.hub import CLOSE_UNAUTHORIZED, Connection, Hub
 from veza.realtime.publish import public_channel, user_channel
-from veza.tasks import TASKS
 
 routes = web.RouteTableDef()
 
