@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.cloud.conftest import cloud_settings
 from tests.cloud.helpers import FILES, fetch, stored_keys, table_counts, used_bytes
 from tests.factories import register
+from veza.app import create_app
 from veza.auth.tokens import AuthUser
 from veza.cloud import service, shares
 from veza.cloud.models import ShareIn
@@ -42,7 +44,8 @@ async def test_a_worker_uploads_new_content_and_reads_it_back(any_client):
     assert await used_bytes(client.app, user) == 14
 
 
-async def test_a_worker_upload_over_the_limit_leaves_nothing(client):
+async def test_a_worker_upload_over_the_limit_leaves_nothing(aiohttp_client, settings, tmp_path):
+    client = await aiohttp_client(create_app(cloud_settings(settings, tmp_path, upload_max_bytes=64 * 1024)))
     user = await register(client)
     limit = client.app[SETTINGS].upload_max_bytes
     with pytest.raises(FileTooLarge):  # a declared size is refused before a byte is read
