@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     storage_orphan_grace_seconds: int = Field(24 * 3600, ge=3600)
 
     payment_gateway: Literal["sandbox", "stripe", "hyperswitch"] = "sandbox"
+    hyperswitch_base_url: str = "https://sandbox.hyperswitch.io"
+    hyperswitch_api_key: str | None = None
+    gateway_connect_timeout: float = 3.0  # payment gateways (Hyperswitch, Stripe)
+    gateway_timeout: float = 10.0  # a whole call to a payment gateway
     catalog_cache_seconds: float = 5.0  # how stale a catalog page may be in another web process
     platform_fee_rate: float = Field(0.10, ge=0, lt=1)
     transfer_retry_enabled: bool = True

@@ -1,0 +1,1 @@
+"""Payments: the gateway interface and its implementations (sandbox, Hyperswitch), webhooks."""
