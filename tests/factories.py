@@ -96,3 +96,46 @@ async def run_burst_worker(settings, *extra_functions):
     finally:
         await worker.close()
     return worker
+
+
+async def paid_order(client, buyer: dict[str, Any], *products: dict[str, Any]) -> dict[str, Any]:
+    """A completed order of `buyer` holding one of each product: items, licenses, seller transfers
+    and an invoice number, as the payment webhook leaves them. Returns {"id", "items"}."""
+    from veza.db import transaction
+    from veza.marketplace.invoice_queries import issue_invoice
+
+    async with transaction(client.app[DB]) as tx:
+        order_id = await tx.fetch_val(
+            """
+            INSERT INTO orders (buyer_id, status, total_cents, currency, payment_method, gateway, payment_id, paid_at)
+            VALUES (%s, 'completed', %s, %s, 'card', 'sandbox', 'pay_' || md5(random()::text), now()) RETURNING id
+            """,
+            (buyer["user"]["id"], sum(p["price_cents"] for p in products), products[0]["currency"]),
+        )
+        items = []
+        for product in products:
+            item = await tx.fetch_one(
+                """
+                INSERT INTO order_items (order_id, product_id, seller_id, title, unit_price_cents, quantity, currency)
+                SELECT %s, id, seller_id, title, price_cents, 1, currency FROM products WHERE id = %s
+                RETURNING id, product_id, seller_id, title, unit_price_cents, quantity, currency
+                """,
+                (order_id, product["id"]),
+            )
+            await tx.execute(
+                "INSERT INTO licenses (buyer_id, product_id, order_id, order_item_id) VALUES (%s, %s, %s, %s)",
+                (buyer["user"]["id"], product["id"], order_id, item["id"]),
+            )
+            await tx.execute("UPDATE products SET sales_count = sales_count + 1 WHERE id = %s", (product["id"],))
+            items.append(item)
+        await tx.execute(
+            """
+            INSERT INTO seller_transfers (seller_id, order_id, amount_cents, platform_fee_cents, currency)
+            SELECT seller_id, order_id, sum(unit_price_cents) - round(sum(unit_price_cents) * 0.10),
+                   round(sum(unit_price_cents) * 0.10), min(currency)
+            FROM order_items WHERE order_id = %s GROUP BY seller_id, order_id
+            """,
+            (order_id,),
+        )
+        await issue_invoice(tx, order_id)
+    return {"id": str(order_id), "items": items}
