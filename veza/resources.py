@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from veza import db
-from veza.keys import ARQ, DB, METRICS, REDIS, REDIS_PUBSUB, SETTINGS, TASKS
+from veza.auth.passwords import Passwords
+from veza.keys import ARQ, DB, METRICS, PASSWORDS, REDIS, REDIS_PUBSUB, SETTINGS, TASKS
 from veza.metrics import Metrics
 from veza.redis import connect_arq, connect_pubsub, connect_redis
 from veza.settings import Settings
@@ -54,6 +55,7 @@ def create_base_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[TASKS] = Tasks()
+    app[PASSWORDS] = Passwords.from_settings(settings)
     # Last in, first out: background work drains before the database and Redis close.
     app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx, storage_ctx, tasks_ctx])
     return app
