@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from veza.marketplace.cache import PageCache
     from veza.metrics import Metrics
     from veza.realtime.hub import Hub
+    from veza.realtime.publish import Channels
     from veza.settings import Settings
     from veza.storage import Storage
     from veza.tasks import Tasks
@@ -29,6 +30,7 @@ ARQ: web.AppKey[ArqRedis] = web.AppKey("arq")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 STORAGE: web.AppKey[Storage] = web.AppKey("storage")
 HUB: web.AppKey[Hub] = web.AppKey("hub")
+CHANNELS: web.AppKey[Channels] = web.AppKey("channels")  # Redis names of the real-time channels
 VIEWER_EVENTS: web.AppKey[ViewerEvents] = web.AppKey("viewer_events")
 CATALOG_CACHE: web.AppKey[PageCache] = web.AppKey("catalog_cache")
 PASSWORDS: web.AppKey[Passwords] = web.AppKey("passwords")  # argon2id at the configured cost

@@ -12,9 +12,10 @@ from aiohttp import web
 
 from veza import db
 from veza.auth.passwords import Passwords
-from veza.keys import ARQ, DB, METRICS, PASSWORDS, REDIS, REDIS_PUBSUB, SETTINGS, TASKS
+from veza.keys import ARQ, CHANNELS, DB, METRICS, PASSWORDS, REDIS, REDIS_PUBSUB, SETTINGS, TASKS
 from veza.metrics import Metrics
-from veza.redis import connect_arq, connect_pubsub, connect_redis
+from veza.realtime.publish import Channels
+from veza.redis import connect_arq, connect_pubsub, connect_redis, redis_db
 from veza.settings import Settings
 from veza.storage import storage_ctx
 from veza.tasks import Tasks, tasks_ctx
@@ -56,6 +57,7 @@ def create_base_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[TASKS] = Tasks()
     app[PASSWORDS] = Passwords.from_settings(settings)
+    app[CHANNELS] = Channels(redis_db(settings))
     # Last in, first out: background work drains before the database and Redis close.
     app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx, storage_ctx, tasks_ctx])
     return app
