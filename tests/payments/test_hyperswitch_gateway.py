@@ -211,7 +211,7 @@ async def test_a_4xx_is_refused_with_hyperswitchs_message(gateway, fake):
     assert fake.payments == {}
 
 
-async def test_a_wrong_api_key_is_refused(fake):
+async def test_a_wrong_api_key_is_refused_and_logged_as_an_error(fake, caplog):
     gateway = HyperswitchGateway.from_settings(settings_for(fake.url, api_key="snd_wrong"))
     try:
         with pytest.raises(HyperswitchRefused) as caught:
@@ -221,6 +221,12 @@ async def test_a_wrong_api_key_is_refused(fake):
     assert (caught.value.upstream_status, caught.value.upstream_code) == (401, "IR_01")
     assert caught.value.upstream_message == "API key not provided or invalid API key used"
     assert fake.payments == {}
+    [record] = [r for r in caplog.records if r.name == "veza.payments.hyperswitch"]
+    assert record.levelno == logging.ERROR
+    assert (
+        record.getMessage() == "Hyperswitch POST /payments refused: IR_01 API key not provided or invalid API key used"
+    )
+    assert "snd_wrong" not in caplog.text
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 429])

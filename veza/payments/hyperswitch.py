@@ -159,8 +159,15 @@ class HyperswitchGateway:
             raise GatewayUnavailable("The payment service cannot be reached") from None
         except HyperswitchRefused as exc:
             if exc.upstream_code != _DUPLICATE:
-                log.warning(
-                    "Hyperswitch %s /%s refused: %s %s", method, collection, exc.upstream_code, exc.upstream_message
+                # 401/403: our key is wrong (HYPERSWITCH_API_KEY), not the request: an operator must act.
+                level = logging.ERROR if exc.upstream_status in (401, 403) else logging.WARNING
+                log.log(
+                    level,
+                    "Hyperswitch %s /%s refused: %s %s",
+                    method,
+                    collection,
+                    exc.upstream_code,
+                    exc.upstream_message,
                 )
             raise
         except GatewayUnavailable as exc:
