@@ -8,8 +8,6 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from veza.http import Page
-
 Rating = Annotated[StrictInt, Field(ge=1, le=5, description="1 to 5 stars")]
 
 
@@ -39,7 +37,3 @@ class ReviewOut(BaseModel):
 class ReviewList(BaseModel):
     reviews: list[ReviewOut]
     total: int
-
-
-class ReviewsQuery(Page):
-    pass

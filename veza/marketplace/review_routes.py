@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from veza.http import endpoint, ok, require_user, uuid_param
+from veza.http import Page, endpoint, ok, require_user, uuid_param
 from veza.marketplace import reviews
-from veza.marketplace.review_models import ReviewIn, ReviewList, ReviewOut, ReviewsQuery
+from veza.marketplace.review_models import ReviewIn, ReviewList, ReviewOut
 
 routes = web.RouteTableDef()
 
@@ -14,11 +14,11 @@ routes = web.RouteTableDef()
 @routes.get("/marketplace/products/{id}/reviews")
 @endpoint(
     "A product's reviews, newest first (an archived product's too)",
-    query=ReviewsQuery,
+    query=Page,
     response=ReviewList,
     tags=["marketplace"],
 )
-async def list_reviews(request: web.Request, query: ReviewsQuery) -> web.Response:
+async def list_reviews(request: web.Request, query: Page) -> web.Response:
     rows, total = await reviews.list_reviews(request.app, uuid_param(request), limit=query.limit, offset=query.offset)
     return ok(ReviewList(reviews=rows, total=total))
 
