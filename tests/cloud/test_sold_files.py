@@ -4,8 +4,10 @@ import asyncio
 
 import pytest
 
+from tests.cloud.conftest import cloud_settings
 from tests.cloud.helpers import FILES, stored_keys, table_counts, upload_ok, used_bytes
 from tests.factories import paid_order, register
+from veza.app import create_app
 from veza.db import transaction
 from veza.keys import DB
 
@@ -173,3 +175,15 @@ async def test_a_deletion_waits_for_a_checkout_in_progress_and_then_sees_its_ord
     assert resp.status == 409
     assert (await resp.json())["code"] == "file_sold"
     assert await db.fetch_val("SELECT count(*) FROM cloud_files") == 1
+
+
+async def test_the_cached_catalog_drops_a_product_deleted_with_its_file(aiohttp_client, settings, tmp_path):
+    client = await aiohttp_client(create_app(cloud_settings(settings, tmp_path, catalog_cache_seconds=60)))
+    seller = await register(client)
+    file = await upload_ok(client, seller, b"unsold")
+    product = await listed(client, seller, file)
+    assert (await (await client.get(PRODUCTS)).json())["data"]["total"] == 1
+    assert (await client.get(f"{PRODUCTS}/{product['id']}")).status == 200
+    assert (await client.delete(f"{FILES}/{file['id']}", headers=seller["headers"])).status == 200
+    assert (await (await client.get(PRODUCTS)).json())["data"]["total"] == 0
+    assert (await client.get(f"{PRODUCTS}/{product['id']}")).status == 404
