@@ -18,7 +18,7 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
-from tests.factories import make_product, make_user, upload_file
+from tests.factories import make_product, make_user, paid_order, upload_file
 from veza.app import create_app
 from veza.keys import DB, STORAGE
 from veza.notifications.service import notify
@@ -53,7 +53,7 @@ def app(settings):
 
 
 async def real_ids(client) -> dict[str, Any]:
-    """A user with one of everything the operations name: files (one with two versions), a product,
+    """A user with one of everything the operations name: files (one with two versions), a product, one bought,
     a stream, a share link, a notification, a signed storage link."""
     user = await make_user(client)
     headers = user["headers"]
@@ -61,6 +61,8 @@ async def real_ids(client) -> dict[str, Any]:
     doomed = await upload_file(client, user, name="to-delete.wav")
     assert (await client.post(f"{API}/cloud/files/{file['id']}/versions", headers=headers)).status == 201
     product = await make_product(client, user)
+    bought = await make_product(client, await make_user(client), title="Bought")
+    await paid_order(client, user, bought)
     resp = await client.post(f"{API}/live/streams", json={"title": "Fuzzing session"}, headers=headers)
     stream = (await resp.json())["data"]
     resp = await client.post(f"{API}/cloud/files/{file['id']}/share", json={}, headers=headers)
@@ -87,6 +89,8 @@ async def real_ids(client) -> dict[str, Any]:
             {"include-path-regex": r"^/api/v1/cloud/files/\{id\}", "parameters": {"id": file["id"], "version": 1}},
             {"include-path-regex": r"^/api/v1/cloud/shares/", "parameters": {"share_id": share["id"]}},
             {"include-path-regex": r"^/api/v1/cloud/shared/", "parameters": {"token": share["token"]}},
+            # the user reviews a product they bought, and downloads and changes one they sell
+            {"include-path-regex": r"^/api/v1/marketplace/products/\{id\}/reviews", "parameters": {"id": bought["id"]}},
             {"include-path-regex": r"^/api/v1/marketplace/products/", "parameters": {"id": product["id"]}},
             {"include-path-regex": r"^/api/v1/live/streams/\{id\}", "parameters": {"id": stream["id"]}},
             {"include-path-regex": r"^/api/v1/notifications/\{id\}", "parameters": {"id": str(note["id"])}},

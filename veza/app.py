@@ -18,6 +18,7 @@ from veza.http import json_dumps
 from veza.keys import CATALOG_CACHE, REDIS_BYPASS, RTMP_HEALTH, TASKS, VIEWER_EVENTS
 from veza.live import routes as live_routes
 from veza.live.service import ViewerEvents
+from veza.marketplace import asset_routes, review_routes
 from veza.marketplace import routes as marketplace_routes
 from veza.marketplace.cache import PageCache
 from veza.middlewares import MIDDLEWARES
@@ -44,6 +45,8 @@ ROUTE_TABLES: list[web.RouteTableDef] = [
     storage_routes.routes,
     cloud_routes.routes,
     marketplace_routes.routes,
+    review_routes.routes,
+    asset_routes.routes,
     tags_routes.routes,
 ]
 # Swagger UI loads its own scripts and styles and inlines some styles and images.
