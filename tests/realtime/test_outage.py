@@ -139,9 +139,7 @@ async def test_a_stream_channel_while_postgresql_is_down_is_unavailable(fragile_
     await ws.close()
 
 
-async def test_a_stream_channel_while_postgresql_is_frozen_is_unavailable(
-    aiohttp_client, settings, database_proxy
-):
+async def test_a_stream_channel_while_postgresql_is_frozen_is_unavailable(aiohttp_client, settings, database_proxy):
     """A frozen database times out (DatabaseUnavailable): the subscriber hears it, the socket stays."""
     database_url = str(yarl.URL(settings.database_url).with_port(database_proxy.port))
     changes = {"database_url": database_url, "db_statement_timeout": 0.5, "db_connect_timeout": 0.5}
