@@ -17,6 +17,18 @@ OWNERS = {
     "products": "marketplace",
     "notifications": "notifications",
     "tags": "tags",
+    "orders": "marketplace",
+    "order_items": "marketplace",
+    "licenses": "marketplace",
+    "reviews": "marketplace",
+    "invoices": "marketplace",
+    "invoice_counters": "marketplace",
+    "idempotency_keys": "idempotency",  # veza/idempotency.py, for every write that moves money
+    "sandbox_payments": "payments",
+    "sandbox_refunds": "payments",
+    "sandbox_events": "payments",
+    "webhook_events": "payments",
+    "seller_transfers": "payments",
 }
 SCRATCH = {"alembic_version", "db_probe"}  # not a domain's: migrations' bookkeeping, tests/test_db.py's table
 # Reconciliation compares storage with every column that names a blob, whichever domain owns it.
