@@ -149,3 +149,9 @@ async def test_an_event_whose_enqueue_was_lost_is_swept_and_delivered_once(clien
     assert await order_status(client, order["id"]) == "completed"
     assert await count(client, "webhook_events") == 1
     assert await sweep_sandbox_events({"app": client.app}) == 0
+
+
+async def test_payment_ids_no_gateway_makes_are_404(client, order):
+    for payment_id in ("pay%00x", "p" * 256, "%ED%A0%80"):
+        resp = await client.post(confirm_url(payment_id), json={"outcome": "failed"}, headers=order["buyer"]["headers"])
+        assert resp.status == 404, payment_id

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from veza.errors import BadRequest, PayloadTooLarge, Unauthorized
-from veza.http import endpoint, ok, read_body, refuse_unstorable, require_user
+from veza.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
+from veza.http import endpoint, ok, read_body, refuse_unstorable, require_user, unstorable_fields
 from veza.keys import SETTINGS
 from veza.payments import sandbox, webhooks
 from veza.payments.models import ConfirmIn, ConfirmOut, WebhookAck
@@ -15,6 +15,7 @@ from veza.payments.signing import SIGNATURE_HEADERS, valid_signature
 routes = web.RouteTableDef()
 
 MAX_WEBHOOK_BYTES = 256 * 1024  # a payment or refund event is a few KiB
+MAX_GATEWAY_ID = 255
 
 
 async def webhook_body(request: web.Request) -> bytes:
@@ -59,5 +60,8 @@ async def hyperswitch_webhook(request: web.Request) -> web.Response:
     errors=[409],
 )
 async def confirm_sandbox_payment(request: web.Request, body: ConfirmIn) -> web.Response:
-    result = await sandbox.confirm(request.app, require_user(request), request.match_info["payment_id"], body.outcome)
+    payment_id = request.match_info["payment_id"]
+    if len(payment_id) > MAX_GATEWAY_ID or unstorable_fields(payment_id):
+        raise NotFound(sandbox.PAYMENT_NOT_FOUND)  # no gateway makes such an id
+    result = await sandbox.confirm(request.app, require_user(request), payment_id, body.outcome)
     return ok(ConfirmOut.model_validate(result))
