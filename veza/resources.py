@@ -11,10 +11,12 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from veza import db
-from veza.keys import ARQ, DB, METRICS, PAYMENT_GATEWAY, REDIS, REDIS_PUBSUB, SETTINGS, TASKS
+from veza.auth.passwords import Passwords
+from veza.keys import ARQ, CHANNELS, DB, METRICS, PASSWORDS, PAYMENT_GATEWAY, REDIS, REDIS_PUBSUB, SETTINGS, TASKS
 from veza.metrics import Metrics
 from veza.payments.gateways import build_gateway
-from veza.redis import connect_arq, connect_pubsub, connect_redis
+from veza.realtime.publish import Channels
+from veza.redis import connect_arq, connect_pubsub, connect_redis, redis_db
 from veza.settings import Settings
 from veza.storage import storage_ctx
 from veza.tasks import Tasks, tasks_ctx
@@ -61,6 +63,8 @@ def create_base_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[TASKS] = Tasks()
+    app[PASSWORDS] = Passwords.from_settings(settings)
+    app[CHANNELS] = Channels(redis_db(settings))
     # Last in, first out: background work drains before the database and Redis close.
     app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx, payment_gateway_ctx, storage_ctx, tasks_ctx])
     return app
