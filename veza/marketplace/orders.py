@@ -111,7 +111,7 @@ async def _create(app: web.Application, buyer: AuthUser, body: OrderIn) -> Answe
     return Answer(201, created.model_dump(mode="json"))
 
 
-async def payment_succeeded(tx: Transaction, app: web.Application, payment_id: str, amount: Any, currency: Any) -> str:
+async def payment_succeeded(tx: Transaction, app: web.Application, payment_id: str, amount: int, currency: str) -> str:
     """Complete the order `payment_id` pays; the outcome, as recorded on the webhook event."""
     order = await queries.order_for_payment(tx, payment_id)
     if order is None:

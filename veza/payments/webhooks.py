@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field, StrictInt, StrictStr, ValidationError
 
-from veza.db import transaction
+from veza.db import Transaction, transaction
 from veza.errors import Invalid
 from veza.http import validation_details
 from veza.keys import DB
@@ -59,7 +59,7 @@ async def receive(app: web.Application, payload: dict[str, Any]) -> str:
     return outcome
 
 
-async def process(tx, app: web.Application, event: Event) -> str:
+async def process(tx: Transaction, app: web.Application, event: Event) -> str:
     if event.event_type in ("payment_succeeded", "payment_failed"):
         try:
             payment = PaymentObject.model_validate(event.content.object)
