@@ -18,7 +18,7 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
-from tests.factories import make_product, make_user, paid_order, upload_file
+from tests.factories import checkout, make_product, make_user, paid_order, upload_file
 from veza.app import create_app
 from veza.keys import DB, STORAGE
 from veza.notifications.service import notify
@@ -63,6 +63,7 @@ async def real_ids(client) -> dict[str, Any]:
     product = await make_product(client, user)
     bought = await make_product(client, await make_user(client), title="Bought")
     await paid_order(client, user, bought)
+    order = await checkout(client, user, await make_product(client, await make_user(client)))
     resp = await client.post(f"{API}/live/streams", json={"title": "Fuzzing session"}, headers=headers)
     stream = (await resp.json())["data"]
     resp = await client.post(f"{API}/cloud/files/{file['id']}/share", json={}, headers=headers)
@@ -92,6 +93,11 @@ async def real_ids(client) -> dict[str, Any]:
             # the user reviews a product they bought, and downloads and changes one they sell
             {"include-path-regex": r"^/api/v1/marketplace/products/\{id\}/reviews", "parameters": {"id": bought["id"]}},
             {"include-path-regex": r"^/api/v1/marketplace/products/", "parameters": {"id": product["id"]}},
+            {"include-path-regex": r"^/api/v1/marketplace/orders/", "parameters": {"id": order["order"]["id"]}},
+            {
+                "include-path-regex": r"^/api/v1/payments/sandbox/",
+                "parameters": {"payment_id": order["payment"]["payment_id"]},
+            },
             {"include-path-regex": r"^/api/v1/live/streams/\{id\}", "parameters": {"id": stream["id"]}},
             {"include-path-regex": r"^/api/v1/notifications/\{id\}", "parameters": {"id": str(note["id"])}},
             {"include-path-regex": r"^/api/v1/storage/local/", "parameters": {"key": key, **signed}},
@@ -168,7 +174,8 @@ async def test_anonymous(client):
 
 
 # Operations whose success may need what generated input cannot guess: a handshake, a password, a stream
-# key or a live stream's id in the form, one of the caller's files in the body, the metrics token.
+# key or a live stream's id in the form, one of the caller's files in the body, the metrics token,
+# products on sale in a cart, a webhook's signature.
 NEVER_2XX = {
     "GET /api/v1/ws",
     "POST /api/v1/auth/login",
@@ -176,6 +183,8 @@ NEVER_2XX = {
     "POST /api/v1/live/rtmp/on_play",
     "POST /api/v1/live/rtmp/on_play_done",
     "POST /api/v1/marketplace/products",
+    "POST /api/v1/marketplace/orders",
+    "POST /api/v1/webhooks/hyperswitch",
     "GET /api/v1/metrics",
     "GET /metrics",
 }

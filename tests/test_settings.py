@@ -88,3 +88,16 @@ def test_passwords_hash_at_owasp_cost_unless_configured_and_never_below_it_in_pr
     monkeypatch.setenv("PASSWORD_HASH_MEMORY_KIB", "1024")
     with pytest.raises(ConfigError, match="PASSWORD_HASH_MEMORY_KIB may not be below"):
         load_settings()
+
+
+def test_payments_and_payouts_have_their_own_gateway_settings(monkeypatch):
+    monkeypatch.setenv("CONNECT_GATEWAY", "stripe")
+    settings = load_settings()
+    assert (settings.payment_gateway, settings.connect_gateway, settings.stripe_connect_enabled) == (
+        "sandbox",
+        "stripe",
+        True,
+    )
+    monkeypatch.setenv("PAYMENT_GATEWAY", "stripe")  # Stripe pays sellers out; it does not take payments here
+    with pytest.raises(ConfigError, match="PAYMENT_GATEWAY"):
+        load_settings()

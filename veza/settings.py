@@ -109,13 +109,17 @@ class Settings(BaseSettings):
     # Blobs that no row names are deleted once this old: an upload writes its blob before its row.
     storage_orphan_grace_seconds: int = Field(24 * 3600, ge=3600)
 
-    payment_gateway: Literal["sandbox", "stripe", "hyperswitch"] = "sandbox"
+    payment_gateway: Literal["sandbox", "hyperswitch"] = "sandbox"  # who takes the buyers' payments
+    connect_gateway: Literal["sandbox", "stripe"] = "sandbox"  # who pays the sellers out (Stripe Connect)
     hyperswitch_base_url: str = "https://sandbox.hyperswitch.io"
     hyperswitch_api_key: str | None = None
     gateway_connect_timeout: float = 3.0  # payment gateways (Hyperswitch, Stripe)
     gateway_timeout: float = 10.0  # a whole call to a payment gateway
     catalog_cache_seconds: float = 5.0  # how stale a catalog page may be in another web process
     platform_fee_rate: float = Field(0.10, ge=0, lt=1)
+    # The sandbox gateway's webhook deliveries: the first retry waits this long, each next one twice
+    # as long (at most SANDBOX_WEBHOOK_MAX_DELAY seconds), like Hyperswitch's own retries.
+    sandbox_webhook_retry_seconds: float = Field(1.0, gt=0)
     transfer_retry_enabled: bool = True
 
     # Names of the secrets invented at start-up (development only).
@@ -140,7 +144,7 @@ class Settings(BaseSettings):
 
     @property
     def stripe_connect_enabled(self) -> bool:
-        return self.payment_gateway == "stripe"
+        return self.connect_gateway == "stripe"
 
 
 def process_environment() -> dict[str, str]:
