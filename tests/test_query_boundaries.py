@@ -26,6 +26,11 @@ OWNERS = {
     "sandbox_refunds": "payments",
     "sandbox_events": "payments",
     "webhook_events": "payments",
+    "connect_accounts": "payments",
+    "sandbox_connect_accounts": "payments",
+    "sandbox_transfers": "payments",
+    "sandbox_transfer_reversals": "payments",
+    "refunds": "marketplace",
     "idempotency_keys": "idempotency",  # veza/idempotency.py, shared by every write that moves money
     "notifications": "notifications",
     "tags": "tags",

@@ -7,6 +7,8 @@ RECONCILE_STORAGE_JOB = "reconcile_storage"
 END_STALE_BROADCASTS_JOB = "end_stale_broadcasts"
 RENDER_INVOICE_JOB = "render_invoice"  # (order_id): the order's invoice PDF, rendered and stored once
 DELIVER_SANDBOX_EVENT_JOB = "deliver_sandbox_event"  # (event_id): the sandbox gateway POSTs its webhook
+SEND_TRANSFER_JOB = "send_transfer"  # (transfer_id): pay a seller their share of an order
+REVERSE_TRANSFER_JOB = "reverse_transfer"  # (transfer_id): take a refunded order's transfer back
 SWEEP_SANDBOX_EVENTS_JOB = "sweep_sandbox_events"  # cron: queue again the sandbox events still undelivered
 SWEEP_CHECKOUT_JOB = "sweep_checkout"  # cron: expired idempotency keys, orders left without a payment
 

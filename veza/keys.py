@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from veza.live.service import ViewerEvents
     from veza.marketplace.cache import PageCache
     from veza.metrics import Metrics
+    from veza.payments.connect import ConnectGateway
     from veza.payments.gateway import PaymentGateway
     from veza.realtime.hub import Hub
     from veza.realtime.publish import Channels
@@ -39,6 +40,7 @@ TASKS: web.AppKey[Tasks] = web.AppKey("tasks")  # work that outlives a request (
 RTMP_HEALTH: web.AppKey[dict] = web.AppKey("rtmp_health")  # the last probe of the RTMP server, cached
 REDIS_BYPASS: web.AppKey[RedisBypass] = web.AppKey("redis_bypass")  # session checks skip a failing Redis
 PAYMENT_GATEWAY: web.AppKey[PaymentGateway] = web.AppKey("payment_gateway")  # PAYMENT_GATEWAY's choice
+CONNECT_GATEWAY: web.AppKey[ConnectGateway] = web.AppKey("connect_gateway")  # CONNECT_GATEWAY's (payouts)
 REDIS_PUBSUB: web.AppKey[Redis] = web.AppKey("redis_pubsub")  # the hub's subscription: reads without a deadline
 
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")

@@ -12,9 +12,21 @@ from aiohttp import web
 
 from veza import db
 from veza.auth.passwords import Passwords
-from veza.keys import ARQ, CHANNELS, DB, METRICS, PASSWORDS, PAYMENT_GATEWAY, REDIS, REDIS_PUBSUB, SETTINGS, TASKS
+from veza.keys import (
+    ARQ,
+    CHANNELS,
+    CONNECT_GATEWAY,
+    DB,
+    METRICS,
+    PASSWORDS,
+    PAYMENT_GATEWAY,
+    REDIS,
+    REDIS_PUBSUB,
+    SETTINGS,
+    TASKS,
+)
 from veza.metrics import Metrics
-from veza.payments.gateways import build_gateway
+from veza.payments.gateways import build_connect_gateway, build_gateway
 from veza.realtime.publish import Channels
 from veza.redis import connect_arq, connect_pubsub, connect_redis, redis_db
 from veza.settings import Settings
@@ -51,8 +63,10 @@ async def arq_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def payment_gateway_ctx(app: web.Application) -> AsyncIterator[None]:
     app[PAYMENT_GATEWAY] = build_gateway(app[SETTINGS], app[DB])
+    app[CONNECT_GATEWAY] = build_connect_gateway(app[SETTINGS], app[DB])
     yield
     await app[PAYMENT_GATEWAY].close()
+    await app[CONNECT_GATEWAY].close()
 
 
 def create_base_app(settings: Settings) -> web.Application:
