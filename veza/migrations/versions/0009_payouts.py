@@ -25,10 +25,15 @@ def upgrade() -> None:
         updated_at timestamptz NOT NULL DEFAULT now()
     );
 
-    -- Reversals are retried like transfers, with counters of their own.
+    -- Reversals are retried like transfers, with counters of their own. A transfer never paid when
+    -- its order is refunded is `cancelled` (veza/payments/transfer_queries.py).
     ALTER TABLE seller_transfers
         ADD COLUMN reversal_retry_count integer NOT NULL DEFAULT 0,
-        ADD COLUMN gateway_reversal_id text;
+        ADD COLUMN gateway_reversal_id text,
+        DROP CONSTRAINT seller_transfers_status_check,
+        ADD CONSTRAINT seller_transfers_status_check CHECK (status IN (
+            'pending', 'completed', 'failed', 'permanently_failed', 'reversal_pending', 'reversed', 'cancelled'
+        ));
 
     CREATE TABLE refunds (
         id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -80,5 +85,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("""
     DROP TABLE sandbox_transfer_reversals, sandbox_transfers, sandbox_connect_accounts, refunds, connect_accounts;
-    ALTER TABLE seller_transfers DROP COLUMN reversal_retry_count, DROP COLUMN gateway_reversal_id;
+    ALTER TABLE seller_transfers DROP COLUMN reversal_retry_count, DROP COLUMN gateway_reversal_id,
+        DROP CONSTRAINT seller_transfers_status_check,
+        ADD CONSTRAINT seller_transfers_status_check CHECK (status IN (
+            'pending', 'completed', 'failed', 'permanently_failed', 'reversal_pending', 'reversed'
+        ));
     """)
