@@ -98,44 +98,40 @@ async def run_burst_worker(settings, *extra_functions):
     return worker
 
 
-async def paid_order(client, buyer: dict[str, Any], *products: dict[str, Any]) -> dict[str, Any]:
-    """A completed order of `buyer` holding one of each product: items, licenses, seller transfers
-    and an invoice number, as the payment webhook leaves them. Returns {"id", "items"}."""
-    from veza.db import transaction
-    from veza.marketplace.invoice_queries import issue_invoice
+async def checkout(client, buyer: dict[str, Any], *products: dict[str, Any], quantity: int = 1) -> dict[str, Any]:
+    """POST /marketplace/orders for one of each product (`quantity` of each); the answer's data."""
+    body = {"items": [{"product_id": p["id"], "quantity": quantity} for p in products], "payment_method": "card"}
+    resp = await client.post("/api/v1/marketplace/orders", json=body, headers=buyer["headers"])
+    assert resp.status == 201, await resp.text()
+    return (await resp.json())["data"]
 
-    async with transaction(client.app[DB]) as tx:
-        order_id = await tx.fetch_val(
-            """
-            INSERT INTO orders (buyer_id, status, total_cents, currency, payment_method, gateway, payment_id, paid_at)
-            VALUES (%s, 'completed', %s, %s, 'card', 'sandbox', 'pay_' || md5(random()::text), now()) RETURNING id
-            """,
-            (buyer["user"]["id"], sum(p["price_cents"] for p in products), products[0]["currency"]),
-        )
-        items = []
-        for product in products:
-            item = await tx.fetch_one(
-                """
-                INSERT INTO order_items (order_id, product_id, seller_id, title, unit_price_cents, quantity, currency)
-                SELECT %s, id, seller_id, title, price_cents, 1, currency FROM products WHERE id = %s
-                RETURNING id, product_id, seller_id, title, unit_price_cents, quantity, currency
-                """,
-                (order_id, product["id"]),
-            )
-            await tx.execute(
-                "INSERT INTO licenses (buyer_id, product_id, order_id, order_item_id) VALUES (%s, %s, %s, %s)",
-                (buyer["user"]["id"], product["id"], order_id, item["id"]),
-            )
-            await tx.execute("UPDATE products SET sales_count = sales_count + 1 WHERE id = %s", (product["id"],))
-            items.append(item)
-        await tx.execute(
-            """
-            INSERT INTO seller_transfers (seller_id, order_id, amount_cents, platform_fee_cents, currency)
-            SELECT seller_id, order_id, sum(unit_price_cents) - round(sum(unit_price_cents) * 0.10),
-                   round(sum(unit_price_cents) * 0.10), min(currency)
-            FROM order_items WHERE order_id = %s GROUP BY seller_id, order_id
-            """,
-            (order_id,),
-        )
-        await issue_invoice(tx, order_id)
-    return {"id": str(order_id), "items": items}
+
+async def confirm_payment(client, buyer: dict[str, Any], payment_id: str, outcome: str = "succeeded") -> str:
+    """Confirm a sandbox payment as its buyer; the id of the webhook event the sandbox now owes."""
+    resp = await client.post(
+        f"/api/v1/payments/sandbox/{payment_id}/confirm", json={"outcome": outcome}, headers=buyer["headers"]
+    )
+    assert resp.status == 200, await resp.text()
+    return (await resp.json())["data"]["event_id"]
+
+
+async def paid_order(client, buyer: dict[str, Any], *products: dict[str, Any]) -> dict[str, Any]:
+    """A completed order of `buyer` holding one of each product, made through the real checkout: the
+    order is created over the API, its sandbox payment confirmed, and the sandbox's signed webhook
+    delivered to this test server, which completes it (licenses, seller transfers, invoice number).
+    Returns {"id", "items"}."""
+    from veza.payments import sandbox
+
+    created = await checkout(client, buyer, *products)
+    event_id = await confirm_payment(client, buyer, created["payment"]["payment_id"])
+    assert await sandbox.deliver_event(client.app, event_id, str(client.make_url(sandbox.WEBHOOK_PATH)))
+    order_id = created["order"]["id"]
+    status = await client.app[DB].fetch_val("SELECT status FROM orders WHERE id = %s", (order_id,))
+    assert status == "completed", status
+    items = await client.app[DB].fetch_all(
+        "SELECT id, product_id, seller_id, title, unit_price_cents, quantity, currency FROM order_items "
+        "WHERE order_id = %s",
+        (order_id,),
+    )
+    ids = [str(product["id"]) for product in products]
+    return {"id": order_id, "items": sorted(items, key=lambda item: ids.index(str(item["product_id"])))}

@@ -18,7 +18,7 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
-from tests.factories import make_product, make_user, paid_order, upload_file
+from tests.factories import checkout, make_product, make_user, paid_order, upload_file
 from veza.app import create_app
 from veza.keys import DB, STORAGE
 from veza.notifications.service import notify
@@ -53,15 +53,17 @@ def app(settings):
 
 
 async def real_ids(client) -> dict[str, Any]:
-    """A user with one of everything the operations name: files (one with two versions), a product,
-    a paid order, a stream, a share link, a notification, a signed storage link."""
+    """A user with one of everything the operations name: files (one with two versions), a product, one bought,
+    a stream, a share link, a notification, a signed storage link."""
     user = await make_user(client)
     headers = user["headers"]
     file = await upload_file(client, user)
     doomed = await upload_file(client, user, name="to-delete.wav")
     assert (await client.post(f"{API}/cloud/files/{file['id']}/versions", headers=headers)).status == 201
     product = await make_product(client, user)
-    order = await paid_order(client, user, await make_product(client, await make_user(client)))
+    bought = await make_product(client, await make_user(client), title="Bought")
+    paid = await paid_order(client, user, bought)
+    order = await checkout(client, user, await make_product(client, await make_user(client)))
     resp = await client.post(f"{API}/live/streams", json={"title": "Fuzzing session"}, headers=headers)
     stream = (await resp.json())["data"]
     resp = await client.post(f"{API}/cloud/files/{file['id']}/share", json={}, headers=headers)
@@ -88,8 +90,15 @@ async def real_ids(client) -> dict[str, Any]:
             {"include-path-regex": r"^/api/v1/cloud/files/\{id\}", "parameters": {"id": file["id"], "version": 1}},
             {"include-path-regex": r"^/api/v1/cloud/shares/", "parameters": {"share_id": share["id"]}},
             {"include-path-regex": r"^/api/v1/cloud/shared/", "parameters": {"token": share["token"]}},
+            # the user reviews a product they bought, and downloads and changes one they sell
+            {"include-path-regex": r"^/api/v1/marketplace/products/\{id\}/reviews", "parameters": {"id": bought["id"]}},
             {"include-path-regex": r"^/api/v1/marketplace/products/", "parameters": {"id": product["id"]}},
-            {"include-operation-id": "get_download_invoice", "parameters": {"id": order["id"]}},
+            {"include-operation-id": "get_download_invoice", "parameters": {"id": paid["id"]}},
+            {"include-path-regex": r"^/api/v1/marketplace/orders/", "parameters": {"id": order["order"]["id"]}},
+            {
+                "include-path-regex": r"^/api/v1/payments/sandbox/",
+                "parameters": {"payment_id": order["payment"]["payment_id"]},
+            },
             {"include-path-regex": r"^/api/v1/live/streams/\{id\}", "parameters": {"id": stream["id"]}},
             {"include-path-regex": r"^/api/v1/notifications/\{id\}", "parameters": {"id": str(note["id"])}},
             {"include-path-regex": r"^/api/v1/storage/local/", "parameters": {"key": key, **signed}},
@@ -166,7 +175,8 @@ async def test_anonymous(client):
 
 
 # Operations whose success may need what generated input cannot guess: a handshake, a password, a stream
-# key or a live stream's id in the form, one of the caller's files in the body, the metrics token.
+# key or a live stream's id in the form, one of the caller's files in the body, the metrics token,
+# products on sale in a cart, a webhook's signature.
 NEVER_2XX = {
     "GET /api/v1/ws",
     "POST /api/v1/auth/login",
@@ -174,6 +184,8 @@ NEVER_2XX = {
     "POST /api/v1/live/rtmp/on_play",
     "POST /api/v1/live/rtmp/on_play_done",
     "POST /api/v1/marketplace/products",
+    "POST /api/v1/marketplace/orders",
+    "POST /api/v1/webhooks/hyperswitch",
     "GET /api/v1/metrics",
     "GET /metrics",
 }

@@ -77,3 +77,27 @@ def test_production_does_not_cap_connections_per_proxy_address(monkeypatch):
     assert settings.max_connections_per_address == 0
     monkeypatch.setenv("VEZA_ENV", "development")
     assert Settings().max_connections_per_address == 200
+
+
+def test_passwords_hash_at_owasp_cost_unless_configured_and_never_below_it_in_production(monkeypatch):
+    monkeypatch.setenv("VEZA_ENV", "production")
+    for name in ("JWT_SECRET", "RTMP_CALLBACK_SECRET", "SIGNING_SECRET", "HYPERSWITCH_WEBHOOK_SECRET", "METRICS_TOKEN"):
+        monkeypatch.setenv(name, "s" * 40)
+    settings = load_settings()
+    assert (settings.password_hash_time_cost, settings.password_hash_memory_kib) == (2, 19 * 1024)
+    monkeypatch.setenv("PASSWORD_HASH_MEMORY_KIB", "1024")
+    with pytest.raises(ConfigError, match="PASSWORD_HASH_MEMORY_KIB may not be below"):
+        load_settings()
+
+
+def test_payments_and_payouts_have_their_own_gateway_settings(monkeypatch):
+    monkeypatch.setenv("CONNECT_GATEWAY", "stripe")
+    settings = load_settings()
+    assert (settings.payment_gateway, settings.connect_gateway, settings.stripe_connect_enabled) == (
+        "sandbox",
+        "stripe",
+        True,
+    )
+    monkeypatch.setenv("PAYMENT_GATEWAY", "stripe")  # Stripe pays sellers out; it does not take payments here
+    with pytest.raises(ConfigError, match="PAYMENT_GATEWAY"):
+        load_settings()

@@ -18,12 +18,13 @@ from veza.http import json_dumps
 from veza.keys import CATALOG_CACHE, REDIS_BYPASS, RTMP_HEALTH, TASKS, VIEWER_EVENTS
 from veza.live import routes as live_routes
 from veza.live.service import ViewerEvents
-from veza.marketplace import invoice_routes
+from veza.marketplace import asset_routes, invoice_routes, order_routes, review_routes
 from veza.marketplace import routes as marketplace_routes
 from veza.marketplace.cache import PageCache
 from veza.middlewares import MIDDLEWARES
 from veza.notifications import routes as notifications_routes
 from veza.openapi import build_spec
+from veza.payments import routes as payments_routes
 from veza.realtime import routes as realtime_routes
 from veza.resources import create_base_app
 from veza.settings import Settings
@@ -45,7 +46,11 @@ ROUTE_TABLES: list[web.RouteTableDef] = [
     storage_routes.routes,
     cloud_routes.routes,
     marketplace_routes.routes,
+    review_routes.routes,
+    asset_routes.routes,
+    order_routes.routes,
     invoice_routes.routes,
+    payments_routes.routes,
     tags_routes.routes,
 ]
 # Swagger UI loads its own scripts and styles and inlines some styles and images.

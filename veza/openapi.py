@@ -79,7 +79,12 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[d
     ]
 
 
+GATEWAY_IDS = {"payment_id"}  # ids a payment gateway chooses (pay_...), not UUIDs
+
+
 def _path_schema(name: str) -> dict[str, Any]:
+    if name in GATEWAY_IDS:
+        return {"type": "string", "minLength": 1, "maxLength": 255}
     if name == "id" or name.endswith("_id") or name.endswith("Id"):
         return {"type": "string", "format": "uuid"}
     if name == "version":  # a file's version number (veza.cloud.routes.version_param)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import Redis
+from redis.asyncio.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -34,6 +35,11 @@ def client_options(settings: Settings) -> dict[str, Any]:
     if urlsplit(settings.redis_url).scheme == "rediss":
         options["ssl_cert_reqs"] = settings.redis_ssl_cert_reqs
     return options
+
+
+def redis_db(settings: Settings) -> int:
+    """The db number the URL selects (a path of /N or a ?db=N query), 0 by default."""
+    return int(parse_url(settings.redis_url).get("db", 0))
 
 
 def connect_redis(settings: Settings) -> Redis:

@@ -11,9 +11,24 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from veza import db
-from veza.keys import ARQ, DB, METRICS, REDIS, REDIS_PUBSUB, SETTINGS, TASKS
+from veza.auth.passwords import Passwords
+from veza.keys import (
+    ARQ,
+    CHANNELS,
+    CONNECT_GATEWAY,
+    DB,
+    METRICS,
+    PASSWORDS,
+    PAYMENT_GATEWAY,
+    REDIS,
+    REDIS_PUBSUB,
+    SETTINGS,
+    TASKS,
+)
 from veza.metrics import Metrics
-from veza.redis import connect_arq, connect_pubsub, connect_redis
+from veza.payments.gateways import build_connect_gateway, build_gateway
+from veza.realtime.publish import Channels
+from veza.redis import connect_arq, connect_pubsub, connect_redis, redis_db
 from veza.settings import Settings
 from veza.storage import storage_ctx
 from veza.tasks import Tasks, tasks_ctx
@@ -46,6 +61,14 @@ async def arq_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[ARQ].aclose()
 
 
+async def payment_gateway_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[PAYMENT_GATEWAY] = build_gateway(app[SETTINGS], app[DB])
+    app[CONNECT_GATEWAY] = build_connect_gateway(app[SETTINGS], app[DB])
+    yield
+    await app[PAYMENT_GATEWAY].close()
+    await app[CONNECT_GATEWAY].close()
+
+
 def create_base_app(settings: Settings) -> web.Application:
     """The resources alone (database, Redis, arq, storage); workers run on this too."""
     # Request lines up to 16 KiB reach the app (and get a 422 with the envelope when too long for a
@@ -54,8 +77,10 @@ def create_base_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[TASKS] = Tasks()
+    app[PASSWORDS] = Passwords.from_settings(settings)
+    app[CHANNELS] = Channels(redis_db(settings))
     # Last in, first out: background work drains before the database and Redis close.
-    app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx, storage_ctx, tasks_ctx])
+    app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx, payment_gateway_ctx, storage_ctx, tasks_ctx])
     return app
 
 

@@ -13,12 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
-from veza.auth.passwords import hash_password
+from veza.auth.passwords import Passwords
 from veza.auth.service import check_password
 from veza.cloud import queries as cloud
 from veza.cloud.names import storage_key
 from veza.db import Transaction, transaction
-from veza.keys import DB, STORAGE
+from veza.keys import DB, PASSWORDS, STORAGE
 from veza.live import queries as live
 from veza.live.service import new_stream_key
 from veza.marketplace import queries as marketplace
@@ -78,9 +78,9 @@ async def insert_file(tx: Transaction, owner_id: uuid.UUID, name: str, blob: dic
     return blob["file_id"]
 
 
-async def new_account(tx: Transaction, account: dict[str, str], role: str) -> dict[str, Any]:
+async def new_account(tx: Transaction, passwords: Passwords, account: dict[str, str], role: str) -> dict[str, Any]:
     check_password(account["password"], username=account["username"], email=account["email"])
-    password_hash = await hash_password(account["password"])
+    password_hash = await passwords.hash(account["password"])
     return await users.insert_user(tx, account["username"], account["email"], password_hash, role)
 
 
@@ -96,10 +96,10 @@ async def seed_demo(app: web.Application) -> int:
     blobs = [await store_blob(app, seller_id, tone(frequency)) for *_, frequency in CATALOG]
     try:
         async with transaction(app[DB]) as tx:
-            seller = await new_account(tx, SELLER, "seller")
+            seller = await new_account(tx, app[PASSWORDS], SELLER, "seller")
             # The blobs' keys name their owner: the seller takes the id they were written under.
             await tx.execute("UPDATE users SET id = %s WHERE id = %s", (seller_id, seller["id"]))
-            await new_account(tx, FAN, "user")
+            await new_account(tx, app[PASSWORDS], FAN, "user")
             for (title, kind, price, tags, _), blob in zip(CATALOG, blobs, strict=True):
                 asset = await insert_file(tx, seller_id, f"{title}.wav", blob)
                 await marketplace.insert_product(

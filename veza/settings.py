@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
 
 # Secrets that production must be given; development invents them.
+OWASP_TIME_COST, OWASP_MEMORY_KIB = 2, 19 * 1024  # argon2id, p=1
 SECRETS = ("jwt_secret", "rtmp_callback_secret", "signing_secret", "hyperswitch_webhook_secret", "metrics_token")
 
 
@@ -63,6 +64,9 @@ class Settings(BaseSettings):
     refresh_token_ttl: int = 30 * 24 * 3600
     session_cache_seconds: int = Field(30, ge=1)  # how long Redis may vouch for a live session
     refresh_reuse_grace_seconds: float = Field(5.0, ge=0)  # a refresh token just used may be used again (tabs)
+    # argon2id cost; production refuses less than OWASP's m=19 MiB, t=2 (config/test.toml lowers it).
+    password_hash_time_cost: int = Field(OWASP_TIME_COST, ge=1)
+    password_hash_memory_kib: int = Field(OWASP_MEMORY_KIB, ge=8)
 
     rtmp_callback_secret: str | None = None
     rtmp_public_url: str = "rtmp://localhost:1935/live"  # what streamers point OBS/ffmpeg at
@@ -105,13 +109,17 @@ class Settings(BaseSettings):
     # Blobs that no row names are deleted once this old: an upload writes its blob before its row.
     storage_orphan_grace_seconds: int = Field(24 * 3600, ge=3600)
 
-    payment_gateway: Literal["sandbox", "stripe", "hyperswitch"] = "sandbox"
+    payment_gateway: Literal["sandbox", "hyperswitch"] = "sandbox"  # who takes the buyers' payments
+    connect_gateway: Literal["sandbox", "stripe"] = "sandbox"  # who pays the sellers out (Stripe Connect)
     hyperswitch_base_url: str = "https://sandbox.hyperswitch.io"
     hyperswitch_api_key: str | None = None
     gateway_connect_timeout: float = 3.0  # payment gateways (Hyperswitch, Stripe)
     gateway_timeout: float = 10.0  # a whole call to a payment gateway
     catalog_cache_seconds: float = 5.0  # how stale a catalog page may be in another web process
     platform_fee_rate: float = Field(0.10, ge=0, lt=1)
+    # The sandbox gateway's webhook deliveries: the first retry waits this long, each next one twice
+    # as long (at most SANDBOX_WEBHOOK_MAX_DELAY seconds), like Hyperswitch's own retries.
+    sandbox_webhook_retry_seconds: float = Field(1.0, gt=0)
     transfer_retry_enabled: bool = True
 
     # Names of the secrets invented at start-up (development only).
@@ -136,7 +144,7 @@ class Settings(BaseSettings):
 
     @property
     def stripe_connect_enabled(self) -> bool:
-        return self.payment_gateway == "stripe"
+        return self.connect_gateway == "stripe"
 
 
 def process_environment() -> dict[str, str]:
@@ -154,6 +162,13 @@ def load_settings(**overrides) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from None
+    if settings.is_production and (
+        settings.password_hash_time_cost < OWASP_TIME_COST or settings.password_hash_memory_kib < OWASP_MEMORY_KIB
+    ):
+        raise ConfigError(
+            f"PASSWORD_HASH_TIME_COST and PASSWORD_HASH_MEMORY_KIB may not be below {OWASP_TIME_COST} "
+            f"and {OWASP_MEMORY_KIB} (OWASP's argon2id parameters) in production"
+        )
     missing = [name for name in SECRETS if not getattr(settings, name)]
     if not missing:
         return settings

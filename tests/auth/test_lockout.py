@@ -8,8 +8,8 @@ import pytest
 
 from tests.factories import PASSWORD, register
 from veza.app import create_app
-from veza.auth import service
 from veza.auth.lockout import MAX_FAILURES
+from veza.keys import PASSWORDS
 
 LOGIN = "/api/v1/auth/login"
 
@@ -22,16 +22,17 @@ async def spread(aiohttp_client, settings):
 
 
 @pytest.fixture
-def verifications(monkeypatch):
+def verifications(spread, monkeypatch):
     """How many passwords login really verified (the real argon2 check, counted)."""
     calls = []
-    verify = service.verify_password
+    passwords = spread.app[PASSWORDS]
+    verify = passwords.verify
 
     async def counted(password_hash, password):
         calls.append(password)
         return await verify(password_hash, password)
 
-    monkeypatch.setattr(service, "verify_password", counted)
+    monkeypatch.setattr(passwords, "verify", counted)
     return calls
 
 

@@ -2,9 +2,8 @@ from argon2 import PasswordHasher
 
 from tests.factories import PASSWORD, bearer, register
 from tests.outage import wait_until
-from veza.auth import passwords, service
 from veza.auth.service import LOGINS_PER_MINUTE_PER_CLIENT
-from veza.keys import DB, REDIS
+from veza.keys import DB, PASSWORDS, REDIS
 
 
 async def login(client, email, password=PASSWORD, **kwargs):
@@ -47,14 +46,14 @@ async def test_unknown_email_costs_the_same_verification_as_a_wrong_password(cli
     """
     await register(client, email="timed@example.com")
     verified = []
-    real_verify = passwords.verify_password
+    passwords = client.app[PASSWORDS]
+    real_verify = passwords.verify
 
     async def counted(password_hash, password):
         verified.append(password_hash.rpartition("$")[0].rpartition("$")[0])  # $argon2id$v=..$m=..,t=..,p=..
         return await real_verify(password_hash, password)
 
-    monkeypatch.setattr(passwords, "verify_password", counted)  # the unknown email's path
-    monkeypatch.setattr(service, "verify_password", counted)  # the known email's path
+    monkeypatch.setattr(passwords, "verify", counted)  # the known email's path and the unknown one's
     assert (await login(client, "timed@example.com", "Not-The-Password-1")).status == 401
     assert (await login(client, "nobody@example.com", "Not-The-Password-1")).status == 401
     assert len(verified) == 2
@@ -106,7 +105,8 @@ async def test_logins_are_rate_limited_per_client_address(client):
     assert 0 < int(resp.headers["Retry-After"]) <= 60
 
 
-async def test_old_hashes_are_upgraded_at_login(client):
+async def test_old_hashes_are_upgraded_at_login(owasp_client):
+    client = owasp_client
     user = await register(client, email="legacy@example.com")
     weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
     await client.app[DB].execute("UPDATE users SET password_hash = %s WHERE id = %s", (weak, user["user"]["id"]))

@@ -34,7 +34,8 @@ async def test_register_answers_as_the_reference(client):
     assert cookie["path"] == "/api/v1/auth"
 
 
-async def test_password_is_stored_as_argon2id_with_owasp_parameters(client):
+async def test_password_is_stored_as_argon2id_with_owasp_parameters(owasp_client):
+    client = owasp_client
     user = await register(client)
     stored = await client.app[DB].fetch_val("SELECT password_hash FROM users WHERE id = %s", (user["user"]["id"],))
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")

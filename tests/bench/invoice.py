@@ -3,7 +3,7 @@
 1. Render: `render_pdf` of a three-line invoice, --renders times in this process (pinned to core 0),
    after a few warm-up renders; p50 and p99. Goal: p50 < 50 ms.
 2. Download: one Veza web process (pinned to core 0; this process, the client, on core 1) on local
-   storage. A buyer with --orders paid orders (made as tests.factories.paid_order makes them);
+   storage. A buyer with --orders paid orders (tests.factories.paid_order: through the sandbox checkout);
    the first download of each renders and stores its PDF (p50/p99 of those), then --downloads GETs
    of stored invoices, one at a time (p50/p99), each checked to be the stored PDF.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from tests.bench.http import LOAD_CPU, SERVER_CPU, bench_database, free_port, start, wait_healthy
 from tests.factories import make_product, paid_order, register
@@ -44,15 +46,10 @@ def percentiles(seconds: list[float]) -> tuple[float, float]:
 
 def bench_render(renders: int) -> list[float]:
     document = invoice_document(
-        {"year": datetime.now(UTC).year, "number": 42, "issued_at": datetime.now(UTC)},
-        {
-            "id": uuid.uuid4(),
-            "currency": "EUR",
-            "total_cents": sum(price for _, _, price in ITEMS),
-            "buyer_username": "ada_buyer",
-            "buyer_email": "ada@example.com",
-        },
-        [{"title": t, "seller": s, "quantity": 1, "unit_price_cents": p} for t, s, p in ITEMS],
+        {"year": datetime.now(UTC).year, "number": 42, "created_at": datetime.now(UTC)},
+        {"id": uuid.uuid4(), "currency": "EUR", "total_cents": sum(price for _, _, price in ITEMS)},
+        {"username": "ada_buyer", "email": "ada@example.com"},
+        [{"title": t, "seller": {"username": s}, "quantity": 1, "unit_price_cents": p} for t, s, p in ITEMS],
     )
     for _ in range(5):
         render_pdf(document)
@@ -65,13 +62,16 @@ def bench_render(renders: int) -> list[float]:
 
 
 class BenchClient:
-    """What tests.factories needs of a test client, over a real server: relative requests and the app's DB."""
+    """What tests.factories needs of a test client, over a real server: relative requests, URLs, the app."""
 
-    def __init__(self, session: aiohttp.ClientSession, app: Any) -> None:
-        self.session, self.app = session, app
+    def __init__(self, session: aiohttp.ClientSession, base: str, app: Any) -> None:
+        self.session, self.base, self.app = session, base, app
 
     def post(self, path: str, **kwargs: Any):
         return self.session.post(path, **kwargs)
+
+    def make_url(self, path: str) -> URL:
+        return URL(self.base + path)
 
 
 async def timed_get(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> tuple[float, bytes]:
@@ -87,25 +87,30 @@ async def timed_get(session: aiohttp.ClientSession, url: str, headers: dict[str,
 async def bench_download(orders: int, downloads: int) -> tuple[list[float], list[float]]:
     database_url = bench_database()
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    secret = secrets.token_urlsafe(32)  # the sandbox (in this process) signs the webhooks the server checks
     with tempfile.TemporaryDirectory(prefix="veza-bench-") as data_dir:
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "DATA_DIR": data_dir,
             "STORAGE_BACKEND": "local",
+            "PUBLIC_URL": base,
+            "PAYMENT_GATEWAY": "sandbox",
+            "HYPERSWITCH_WEBHOOK_SECRET": secret,
             "LOG_LEVEL": "WARNING",
             "ACCESS_LOG": "false",
         }
         command = [sys.executable, "-m", "veza", "serve", "--host", "127.0.0.1", "--port", str(port)]
         server = start(command, env)
-        settings = load_settings(database_url=database_url, data_dir=data_dir)
+        settings = load_settings(database_url=database_url, data_dir=data_dir, hyperswitch_webhook_secret=secret)
         try:
-            await asyncio.to_thread(wait_healthy, f"http://127.0.0.1:{port}/api/v1/health")
+            await asyncio.to_thread(wait_healthy, f"{base}/api/v1/health")
             async with (
                 running_resources(settings) as app,
-                aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session,
+                aiohttp.ClientSession(base_url=base) as session,
             ):
-                client = BenchClient(session, app)
+                client = BenchClient(session, base, app)
                 tag = uuid.uuid4().hex[:8]
                 buyer = await register(client, username=f"bench_buyer_{tag}", email=f"buyer_{tag}@example.com")
                 seller = await register(client, username=f"bench_seller_{tag}", email=f"seller_{tag}@example.com")

@@ -17,7 +17,7 @@ from tests.live import rtmp
 from tests.live.callbacks import sweep
 from veza.app import create_app
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("live_channel")]
+pytestmark = pytest.mark.slow
 
 SECRET = "e2e-callback-secret"
 EVENT_TIMEOUT = 20
@@ -80,7 +80,7 @@ async def next_event(ws: ClientWebSocketResponse) -> dict[str, Any]:
 
 
 async def events_about(ws: ClientWebSocketResponse, stream_id: str, seconds: float) -> list[dict[str, Any]]:
-    """The events about `stream_id` within `seconds` (other suites sharing Redis publish on `live` too)."""
+    """The events about `stream_id` within `seconds` (`live` carries every stream's events)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     events = []
@@ -95,7 +95,7 @@ async def events_about(ws: ClientWebSocketResponse, stream_id: str, seconds: flo
 
 
 async def next_event_of(ws: ClientWebSocketResponse, user_id: str) -> dict[str, Any]:
-    """The next event on `live` about one of the user's streams (other suites sharing Redis publish there too)."""
+    """The next event on `live` about one of the user's streams (`live` carries every stream's events)."""
     while True:
         message = await next_event(ws)
         if isinstance(message["data"], dict) and message["data"].get("user_id") == user_id:

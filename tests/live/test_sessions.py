@@ -14,8 +14,6 @@ from veza.keys import DB, SETTINGS
 from veza.live.service import end_stale_broadcasts
 from workers.settings import WorkerSettings
 
-pytestmark = pytest.mark.xdist_group("live_channel")
-
 STREAMS = "/api/v1/live/streams"
 FIRST = {"addr": "192.0.2.1", "clientid": "7"}  # one nginx session of a publisher
 SECOND = {"addr": "192.0.2.2", "clientid": "8"}  # another one
@@ -85,7 +83,7 @@ async def test_a_heartbeat_renews_the_stream(client):
 
 
 async def own_event(ws, user_id: str) -> dict:
-    """The next event on `live` about the user's streams (other suites sharing Redis publish there too)."""
+    """The next event on `live` about the user's streams (`live` carries every stream's events)."""
     while True:
         message = await ws_receive(ws, type_="event")
         if isinstance(message["data"], dict) and message["data"].get("user_id") == user_id:

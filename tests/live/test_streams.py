@@ -14,8 +14,6 @@ from veza.app import create_app
 from veza.keys import RTMP_HEALTH, SETTINGS
 from veza.live import service as live_service
 
-pytestmark = pytest.mark.xdist_group("live_channel")
-
 STREAMS = "/api/v1/live/streams"
 
 

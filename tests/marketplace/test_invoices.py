@@ -10,20 +10,25 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
+from arq import Retry
+from arq.constants import default_queue_name, job_key_prefix
 from pypdf import PdfReader
 from yarl import URL
 
 from tests.cloud.conftest import s3_changes
-from tests.factories import make_product, make_user, paid_order, run_burst_worker
+from tests.factories import checkout, confirm_payment, make_product, make_user, paid_order, run_burst_worker
+from tests.outage import TcpProxy
 from veza.app import create_app
 from veza.constants import RENDER_INVOICE_JOB, SWEEP_INVOICES_JOB
 from veza.db import transaction
 from veza.jobs import enqueue
-from veza.keys import ARQ, DB, METRICS, STORAGE
+from veza.keys import ARQ, DB, METRICS, REDIS, STORAGE
 from veza.marketplace.invoice_queries import issue_invoice
 from veza.marketplace.invoices import render_job_id
 from veza.openapi import build_spec
+from veza.payments import sandbox
 from veza.storage.reconcile import reconcile
+from workers.invoices import render_invoice
 from workers.settings import WorkerSettings
 
 PDF = "application/pdf"
@@ -60,6 +65,13 @@ async def render_results(app) -> dict[str, str]:
     return {r.job_id: r.result for r in results if r.function == RENDER_INVOICE_JOB and r.success}
 
 
+async def forget_render_job(app, order_id: str) -> None:
+    """Leave no render job queued for the order, as a crash between its COMMIT and the enqueue does."""
+    job_id = render_job_id(order_id)
+    await app[REDIS].zrem(default_queue_name, job_id)
+    await app[REDIS].delete(job_key_prefix + job_id)
+
+
 async def invoice_row(app, order_id: str) -> dict:
     return await app[DB].fetch_one("SELECT * FROM invoices WHERE order_id = %s", (order_id,))
 
@@ -80,23 +92,14 @@ async def sold(client, username: str, **product) -> dict:
 
 
 async def unpaid_order(client, buyer: dict, product: dict, status: str = "pending") -> str:
-    """An order not paid (yet, or ever): no invoice."""
-    async with transaction(client.app[DB]) as tx:
-        order_id = await tx.fetch_val(
-            """
-            INSERT INTO orders (buyer_id, status, total_cents, currency, payment_method, gateway)
-            VALUES (%s, %s, %s, %s, 'card', 'sandbox') RETURNING id
-            """,
-            (buyer["user"]["id"], status, product["price_cents"], product["currency"]),
-        )
-        await tx.execute(
-            """
-            INSERT INTO order_items (order_id, product_id, seller_id, title, unit_price_cents, quantity, currency)
-            SELECT %s, id, seller_id, title, price_cents, 1, currency FROM products WHERE id = %s
-            """,
-            (order_id, product["id"]),
-        )
-    return str(order_id)
+    """An order not paid yet (pending), or whose payment failed: no invoice."""
+    created = await checkout(client, buyer, product)
+    if status == "failed":
+        event_id = await confirm_payment(client, buyer, created["payment"]["payment_id"], outcome="failed")
+        assert await sandbox.deliver_event(client.app, event_id, str(client.make_url(sandbox.WEBHOOK_PATH)))
+    order_id = created["order"]["id"]
+    assert await client.app[DB].fetch_val("SELECT status FROM orders WHERE id = %s", (order_id,)) == status
+    return order_id
 
 
 async def test_the_pdf_shows_number_date_parties_lines_and_total(client):
@@ -124,7 +127,7 @@ async def test_the_pdf_shows_number_date_parties_lines_and_total(client):
     assert body.startswith(b"%PDF-")
     lines = pdf_lines(body)
     assert lines[0] == f"Invoice {label}"
-    assert lines[1].startswith(f"Issued {invoice['issued_at'].date().isoformat()}")
+    assert lines[1].startswith(f"Issued {invoice['created_at'].date().isoformat()}")
     assert contains_run(lines, ["Sold by", "lena_beats", "milo_kits"])
     assert contains_run(lines, ["Billed to", "ada_buyer", "ada@example.com"])
     assert contains_run(lines, ["Night Drive", "lena_beats", "1", "29.99 EUR", "29.99 EUR"])
@@ -209,8 +212,10 @@ async def test_the_sweep_renders_what_a_crash_left_unrendered_once(client, invoi
     product = await sold(client, "seller_sweep")
     lost = [await paid_order(client, buyer, product) for _ in range(2)]  # their enqueue never happened
     queued = await paid_order(client, buyer, product)  # its job is queued: the sweep must not add another
-    await enqueue(client.app, RENDER_INVOICE_JOB, queued["id"], job_id=render_job_id(queued["id"]))
     downloaded = await paid_order(client, buyer, product)  # already stored: nothing to do
+    for order in (*lost, queued, downloaded):
+        await forget_render_job(client.app, order["id"])
+    await enqueue(client.app, RENDER_INVOICE_JOB, queued["id"], job_id=render_job_id(queued["id"]))
     assert (await client.get(invoice_url(downloaded["id"]), headers=buyer["headers"])).status == 200
     await unpaid_order(client, buyer, product)  # no invoice
     await unpaid_order(client, buyer, product, status="failed")
@@ -313,6 +318,37 @@ async def test_on_s3_the_invoice_is_a_redirect_to_a_presigned_pdf(aiohttp_client
         assert pdf_lines(await presigned.read())[0] == f"Invoice {label}"
     assert await stored_invoices(client.app) == [(await invoice_row(client.app, order["id"]))["storage_key"]]
     assert renders(client.app) == 1
+
+
+async def test_while_s3_is_down_the_job_retries_later_and_a_download_is_unavailable(
+    aiohttp_client, invoice_settings, moto_endpoint
+):
+    moto = URL(moto_endpoint)
+    proxy = TcpProxy(moto.host, moto.port)
+    await proxy.start()
+    s3 = s3_changes(f"http://127.0.0.1:{proxy.port}")
+    timeouts = {"s3_connect_timeout": 0.5, "s3_read_timeout": 0.5, "s3_max_attempts": 1}
+    client = await aiohttp_client(create_app(invoice_settings.model_copy(update={**s3, **timeouts})))
+    try:
+        buyer = await make_user(client)
+        order = await paid_order(client, buyer, await sold(client, "seller_outage"))
+        await proxy.kill()
+
+        resp = await client.get(invoice_url(order["id"]), headers=buyer["headers"])
+        assert resp.status == 503
+        assert (await resp.json())["code"] == "unavailable"
+        with pytest.raises(Retry) as retry:
+            await render_invoice({"app": client.app, "job_try": 2}, order["id"])
+        assert retry.value.defer_score == 20_000  # milliseconds: later with every try
+        assert (await invoice_row(client.app, order["id"]))["storage_key"] is None
+
+        await proxy.restart()
+        key = await render_invoice({"app": client.app, "job_try": 3}, order["id"])
+        assert (await invoice_row(client.app, order["id"]))["storage_key"] == key
+        resp = await client.get(invoice_url(order["id"]), headers=buyer["headers"], allow_redirects=False)
+        assert resp.status == 302
+    finally:
+        await proxy.close()
 
 
 async def test_storage_reconciliation_keeps_stored_invoices(client):

@@ -11,8 +11,8 @@ from tests.factories import register, ws_receive, ws_subscribe
 from tests.outage import TcpProxy, wait_until
 from tests.realtime.helpers import closed_with, make_stream
 from veza.app import create_app
-from veza.keys import HUB
-from veza.realtime.publish import close_sessions, event_message, public_channel
+from veza.keys import CHANNELS, HUB
+from veza.realtime.publish import close_sessions, event_message
 
 pytestmark = pytest.mark.slow
 
@@ -44,12 +44,14 @@ async def test_channels_are_refused_during_an_outage_and_all_resume_after_it(cli
 
     redis_server.start()
     await wait_until(lambda: hub.online)
-    assert redis_server.subscribers(public_channel("live")) == 1  # subscribed again, by the hub
+    assert redis_server.subscribers(client.app[CHANNELS].public("live")) == 1  # subscribed again, by the hub
     await ws_subscribe(late, f"live:{stream}")
     await ws_subscribe(late, "live")
-    assert redis_server.subscribers(public_channel(f"live:{stream}")) == 1
-    redis_server.publish(public_channel("live"), event_message("live", "stream.started", {"n": 1}))
-    redis_server.publish(public_channel(f"live:{stream}"), event_message(f"live:{stream}", "stream.started", {}))
+    assert redis_server.subscribers(client.app[CHANNELS].public(f"live:{stream}")) == 1
+    redis_server.publish(client.app[CHANNELS].public("live"), event_message("live", "stream.started", {"n": 1}))
+    redis_server.publish(
+        client.app[CHANNELS].public(f"live:{stream}"), event_message(f"live:{stream}", "stream.started", {})
+    )
     assert (await ws_receive(early))["data"] == {"n": 1}
     assert (await ws_receive(late))["data"] == {"n": 1}
     assert (await ws_receive(late))["channel"] == f"live:{stream}"
@@ -69,7 +71,7 @@ async def test_a_frozen_redis_is_noticed_and_its_return_resumes_delivery(client,
     await refused(ws, f"live:{stream}")
     redis_server.thaw()
     await wait_until(lambda: hub.online)
-    redis_server.publish(public_channel("live"), event_message("live", "stream.started", {"back": True}))
+    redis_server.publish(client.app[CHANNELS].public("live"), event_message("live", "stream.started", {"back": True}))
     assert (await ws_receive(ws))["data"] == {"back": True}
     await ws.close()
 
@@ -87,12 +89,14 @@ async def test_the_reader_is_restarted_after_an_unexpected_error(client, redis_s
         await deliver(channel, message)
 
     hub.deliver = fails_once
-    redis_server.publish(public_channel("live"), event_message("live", "lost", {}))
+    redis_server.publish(client.app[CHANNELS].public("live"), event_message("live", "lost", {}))
     await wait_until(lambda: hub.reader_restarts == 1)
     await wait_until(lambda: hub.online)
-    redis_server.publish(public_channel("live"), event_message("live", "stream.started", {"after": "restart"}))
+    redis_server.publish(
+        client.app[CHANNELS].public("live"), event_message("live", "stream.started", {"after": "restart"})
+    )
     assert (await ws_receive(ws))["data"] == {"after": "restart"}
-    assert failures == [public_channel("live")]
+    assert failures == [client.app[CHANNELS].public("live")]
     await ws.close()
 
 
@@ -139,9 +143,7 @@ async def test_a_stream_channel_while_postgresql_is_down_is_unavailable(fragile_
     await ws.close()
 
 
-async def test_a_stream_channel_while_postgresql_is_frozen_is_unavailable(
-    aiohttp_client, settings, database_proxy
-):
+async def test_a_stream_channel_while_postgresql_is_frozen_is_unavailable(aiohttp_client, settings, database_proxy):
     """A frozen database times out (DatabaseUnavailable): the subscriber hears it, the socket stays."""
     database_url = str(yarl.URL(settings.database_url).with_port(database_proxy.port))
     changes = {"database_url": database_url, "db_statement_timeout": 0.5, "db_connect_timeout": 0.5}
@@ -165,7 +167,7 @@ async def test_nothing_leaks_when_a_subscriber_leaves_during_an_outage(client, r
     await wait_until(lambda: hub.connection_count == 0)
     redis_server.start()
     await wait_until(lambda: hub.online)
-    assert redis_server.subscribers(public_channel("live")) == 0
+    assert redis_server.subscribers(client.app[CHANNELS].public("live")) == 0
 
 
 async def test_ending_sessions_while_redis_is_down_closes_this_process_sockets(client, redis_server, caplog):

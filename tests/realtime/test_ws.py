@@ -4,16 +4,15 @@ import asyncio
 import uuid
 
 import pytest
+import yarl
 from aiohttp import WSMsgType
 
 from tests.factories import register, ws_receive, ws_subscribe
 from tests.realtime.helpers import closed_with, make_stream
 from veza.app import create_app
-from veza.keys import DB, HUB, REDIS
+from veza.keys import CHANNELS, DB, HUB, REDIS
 from veza.notifications.service import notify
-from veza.realtime.publish import CONTROL_CHANNEL, public_channel, publish
-
-pytestmark = pytest.mark.xdist_group("live_channel")
+from veza.realtime.publish import publish
 
 WS = "/api/v1/ws"
 
@@ -195,9 +194,7 @@ async def test_an_event_from_one_process_reaches_a_socket_on_another(aiohttp_cli
     await ws_subscribe(ws, "live")
     mark = str(uuid.uuid4())
     await publish(emitter.app, "live", "stream.started", {"from": mark})
-    # The live channel is shared by every test run on this Redis: skip others' events.
-    while (await ws_receive(ws))["data"] != {"from": mark}:
-        pass
+    assert (await ws_receive(ws))["data"] == {"from": mark}
     await ws.close()
 
 
@@ -250,12 +247,12 @@ async def test_channels_of_streams_that_do_not_exist_are_refused(client):
     await ws.send_json({"type": "subscribe", "channel": f"live:{made_up}"})
     reply = await ws_receive(ws)
     assert (reply["type"], reply["code"]) == ("error", "unknown_channel")
-    assert await client.app[REDIS].pubsub_numsub(public_channel(f"live:{made_up}")) == [
-        (public_channel(f"live:{made_up}"), 0)
+    assert await client.app[REDIS].pubsub_numsub(client.app[CHANNELS].public(f"live:{made_up}")) == [
+        (client.app[CHANNELS].public(f"live:{made_up}"), 0)
     ]
     await ws_subscribe(ws, f"live:{real}")
-    assert await client.app[REDIS].pubsub_numsub(public_channel(f"live:{real}")) == [
-        (public_channel(f"live:{real}"), 1)
+    assert await client.app[REDIS].pubsub_numsub(client.app[CHANNELS].public(f"live:{real}")) == [
+        (client.app[CHANNELS].public(f"live:{real}"), 1)
     ]
     await ws.close()
 
@@ -363,7 +360,21 @@ async def test_malformed_control_messages_are_ignored(client):
     ws = await client.ws_connect(WS)
     await ws_subscribe(ws, "live")
     for junk in ("not json", "[]", '{"close_sessions": ["not-a-uuid"]}', '{"close_sessions": 5}'):
-        await client.app[REDIS].publish(CONTROL_CHANNEL, junk)
+        await client.app[REDIS].publish(client.app[CHANNELS].control, junk)
     await publish(client.app, "live", "stream.started", {"id": "still here"})
     assert (await ws_receive(ws))["data"] == {"id": "still here"}
+    await ws.close()
+
+
+async def test_apps_on_other_redis_dbs_never_hear_each_others_events(aiohttp_client, settings):
+    """Redis pub/sub ignores the db number; the channels' names carry it, as keys are kept apart by it."""
+    url = yarl.URL(settings.redis_url)
+    elsewhere = settings.model_copy(update={"redis_url": str(url.with_path(f"/{int(url.path[1:]) ^ 1}"))})
+    emitter = await aiohttp_client(create_app(elsewhere))
+    receiver = await aiohttp_client(create_app(settings))
+    ws = await receiver.ws_connect(WS)
+    await ws_subscribe(ws, "live")
+    await publish(emitter.app, "live", "stream.started", {"from": "another db"})
+    await publish(receiver.app, "live", "stream.started", {"from": "this db"})
+    assert (await ws_receive(ws))["data"] == {"from": "this db"}
     await ws.close()

@@ -9,8 +9,8 @@ from importlib import resources
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-# OWASP: argon2id with m=19 MiB, t=2, p=1.
-HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+from veza.settings import Settings
+
 MIN_LENGTH, MAX_LENGTH = 8, 128
 
 
@@ -32,27 +32,35 @@ def password_problem(password: str, *, username: str, email: str) -> str | None:
     return None
 
 
-async def hash_password(password: str) -> str:
-    # argon2 takes tens of milliseconds of CPU and releases the GIL: keep it off the event loop.
-    return await asyncio.to_thread(HASHER.hash, password)
+class Passwords:
+    """argon2id at the parameters the settings give (OWASP's by default: m=19 MiB, t=2, p=1).
 
+    Hashes made with other parameters still verify; login rehashes them at these.
+    """
 
-async def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return await asyncio.to_thread(HASHER.verify, password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    def __init__(self, time_cost: int, memory_kib: int) -> None:
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+        self._dummy_hash: str | None = None
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Passwords:
+        return cls(settings.password_hash_time_cost, settings.password_hash_memory_kib)
 
-def needs_rehash(password_hash: str) -> bool:
-    return HASHER.check_needs_rehash(password_hash)
+    async def hash(self, password: str) -> str:
+        # argon2 takes tens of milliseconds of CPU and releases the GIL: keep it off the event loop.
+        return await asyncio.to_thread(self.hasher.hash, password)
 
+    async def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return await asyncio.to_thread(self.hasher.verify, password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
-@functools.cache
-def _dummy_hash() -> str:
-    return HASHER.hash("no such user: a hash to verify against, so that timing says nothing")
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self.hasher.check_needs_rehash(password_hash)
 
-
-async def burn_verification_time(password: str) -> None:
-    """Spend what a real verification would, for logins with an unknown email."""
-    await verify_password(await asyncio.to_thread(_dummy_hash), password)
+    async def burn_verification_time(self, password: str) -> None:
+        """Spend what a real verification would, for logins with an unknown email."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await self.hash("no such user: a hash to verify against, so that timing says nothing")
+        await self.verify(self._dummy_hash, password)

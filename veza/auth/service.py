@@ -12,12 +12,12 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from veza.auth import lockout, queries
-from veza.auth.passwords import burn_verification_time, hash_password, needs_rehash, password_problem, verify_password
+from veza.auth.passwords import password_problem
 from veza.auth.revocation import revoke_sessions, revoke_sessions_in
 from veza.auth.tokens import AuthUser, digest, issue_access_token, new_refresh_token
 from veza.db import Executor, Transaction, UniqueViolation, transaction
 from veza.errors import Conflict, Invalid, Unauthorized, Unavailable
-from veza.keys import DB, REDIS, SETTINGS
+from veza.keys import DB, PASSWORDS, REDIS, SETTINGS
 from veza.ratelimit import limit
 from veza.users import queries as users
 
@@ -74,7 +74,7 @@ async def register(app: web.Application, username: str, email: str, password: st
     await limit(app[REDIS], "register", client, max_hits=REGISTRATIONS_PER_HOUR_PER_CLIENT, per=3600)
     check_password(password, username=username, email=email)
     await ensure_available(app[DB], username=username, email=email)
-    password_hash = await hash_password(password)
+    password_hash = await app[PASSWORDS].hash(password)
     try:
         async with transaction(app[DB]) as tx:
             user = await users.insert_user(tx, username, email, password_hash)
@@ -94,17 +94,18 @@ async def login(app: web.Application, email: str, password: str, client: str) ->
         # Fail closed: a password checked without counting the attempt would escape the lockout.
         raise Unavailable("Login is unavailable right now; try again shortly") from exc
 
+    passwords = app[PASSWORDS]
     if account is None:
-        await burn_verification_time(password)
-    if account is None or not await verify_password(account["password_hash"], password):
+        await passwords.burn_verification_time(password)
+    if account is None or not await passwords.verify(account["password_hash"], password):
         await lockout.record_failure(redis, attempt)
         raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
 
     await lockout.record_success(redis, attempt)
     password_hash = account.pop("password_hash")
     async with transaction(app[DB]) as tx:
-        if needs_rehash(password_hash):
-            await users.update_user(tx, account["id"], {"password_hash": await hash_password(password)})
+        if passwords.needs_rehash(password_hash):
+            await users.update_user(tx, account["id"], {"password_hash": await passwords.hash(password)})
         return await start_session(app, tx, account)
 
 

@@ -120,6 +120,19 @@ async def get_version(db: Executor, file_id: UUID, version: int) -> Row:
     )
 
 
+async def current_version(db: Executor, file_id: UUID) -> Row:
+    """A file's name and its current version, whoever owns it (for another domain that decided who may read it)."""
+    return await db.fetch_found(
+        """
+        SELECT f.name, v.storage_key, v.content_type, v.size_bytes
+        FROM cloud_files f JOIN cloud_file_versions v ON v.file_id = f.id AND v.version = f.current_version
+        WHERE f.id = %s
+        """,
+        (file_id,),
+        FILE_NOT_FOUND,
+    )
+
+
 # Storage use: committed bytes and the reservations of uploads in flight.
 
 

@@ -31,6 +31,7 @@ from veza.db import Database, IntegrityError, Row, transaction
 from veza.errors import Conflict, Invalid
 from veza.http import validate
 from veza.keys import DB, SETTINGS, STORAGE
+from veza.marketplace.assets import release_asset
 from veza.storage import Storage
 from veza.tags.normalize import normalize_tags
 from veza.tasks import run_to_end
@@ -199,9 +200,14 @@ async def update_file(app: web.Application, user: AuthUser, file_id: UUID, body:
 
 
 async def delete_file(app: web.Application, user: AuthUser, file_id: UUID) -> None:
-    """Delete the file, its versions and shares; its blobs go once the deletion is committed."""
+    """Delete the file, its versions and shares; its blobs go once the deletion is committed.
+
+    A file that a product sells to its buyers stays (409); a product that nobody ordered goes with its file.
+    """
     try:
         async with transaction(app[DB]) as tx:
+            await queries.get_file(tx, file_id, user.id, lock=True)  # another user's file is a 404, whatever sells it
+            await release_asset(app, tx, file_id)
             blobs = await queries.delete_file(tx, file_id, user.id)
             await queries.lock_usage(tx, user.id)
             await queries.add_used(tx, user.id, -sum(blob["size_bytes"] for blob in blobs))

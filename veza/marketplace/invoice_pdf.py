@@ -6,6 +6,7 @@ Rendering is synchronous and CPU-bound: callers on the event loop run `render_pd
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,10 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 _environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
 )
+
+# reportlab (under xhtml2pdf) keeps module-level state and does not promise thread safety; a render is
+# CPU-bound and holds the GIL anyway, so rendering one at a time per process costs nothing.
+_render_lock = threading.Lock()
 
 
 class RenderFailed(Exception):
@@ -62,21 +67,25 @@ class InvoiceDocument:
     currency: str
 
 
-def invoice_document(invoice: dict[str, Any], order: dict[str, Any], items: list[dict[str, Any]]) -> InvoiceDocument:
-    """The document of an invoice row, its order (buyer, total) and the order's items (with sellers)."""
+def invoice_document(
+    invoice: dict[str, Any], order: dict[str, Any], buyer: dict[str, Any], items: list[dict[str, Any]]
+) -> InvoiceDocument:
+    """The document of an invoice row, its order (total, currency), its buyer (username, email) and the
+    order's items, each with its seller (`{"username"}`)."""
     currency = order["currency"]
-    issued_at: datetime = invoice["issued_at"]
+    issued_at: datetime = invoice["created_at"]
+    items = sorted(items, key=lambda item: (item["seller"]["username"].lower(), item["title"]))
     return InvoiceDocument(
         label=invoice_label(invoice["year"], invoice["number"]),
         issued_on=issued_at.date().isoformat(),
         order_id=str(order["id"]),
-        sellers=sorted({item["seller"] for item in items}),
-        buyer_username=order["buyer_username"],
-        buyer_email=order["buyer_email"],
+        sellers=list(dict.fromkeys(item["seller"]["username"] for item in items)),
+        buyer_username=buyer["username"],
+        buyer_email=buyer["email"],
         lines=[
             InvoiceLine(
                 title=item["title"],
-                seller=item["seller"],
+                seller=item["seller"]["username"],
                 quantity=item["quantity"],
                 unit_price=format_money(item["unit_price_cents"], currency),
                 amount=format_money(item["unit_price_cents"] * item["quantity"], currency),
@@ -96,7 +105,8 @@ def _no_external_resources(uri: str, rel: str) -> str:
 def render_pdf(document: InvoiceDocument) -> bytes:
     html = _environment.get_template("invoice.html").render(invoice=document)
     pdf = io.BytesIO()
-    status = pisa.CreatePDF(html, dest=pdf, encoding="utf-8", link_callback=_no_external_resources)
+    with _render_lock:
+        status = pisa.CreatePDF(html, dest=pdf, encoding="utf-8", link_callback=_no_external_resources)
     if status.err:
         raise RenderFailed(f"xhtml2pdf reported {status.err} error(s) rendering invoice {document.label}")
     return pdf.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from veza.db import Executor, Row
+from veza.users.queries import summary_json
 
 
 async def issue_invoice(tx: Executor, order_id: UUID) -> None:
@@ -61,22 +62,16 @@ async def buyer_order(db: Executor, order_id: UUID, buyer_id: UUID) -> Row:
 async def billed_order(db: Executor, order_id: UUID) -> Row:
     """What the invoice says of the order: its buyer, total and currency."""
     return await db.fetch_found(
-        """
-        SELECT o.id, o.total_cents, o.currency, u.username AS buyer_username, u.email AS buyer_email
-        FROM orders o JOIN users u ON u.id = o.buyer_id WHERE o.id = %s
-        """,
-        (order_id,),
-        "Order not found",
+        "SELECT id, buyer_id, total_cents, currency FROM orders WHERE id = %s", (order_id,), "Order not found"
     )
 
 
 async def billed_items(db: Executor, order_id: UUID) -> list[Row]:
-    """The order's lines as the invoice lists them, each with its seller's username."""
+    """The order's lines as the invoice lists them, each with its seller's `{"id", "username"}`."""
     return await db.fetch_all(
-        """
-        SELECT i.title, i.quantity, i.unit_price_cents, s.username AS seller
-        FROM order_items i JOIN users s ON s.id = i.seller_id
-        WHERE i.order_id = %s ORDER BY s.username, i.title, i.id
+        f"""
+        SELECT i.title, i.quantity, i.unit_price_cents, {summary_json("i.seller_id")} AS seller
+        FROM order_items i WHERE i.order_id = %s ORDER BY i.title, i.id
         """,
         (order_id,),
     )
@@ -88,7 +83,7 @@ async def unrendered_invoices(db: Executor, limit: int) -> list[UUID]:
         """
         SELECT i.order_id FROM invoices i JOIN orders o ON o.id = i.order_id
         WHERE i.storage_key IS NULL AND o.status = ANY(%s)
-        ORDER BY i.issued_at LIMIT %s
+        ORDER BY i.created_at LIMIT %s
         """,
         (list(INVOICED_STATUSES), limit),
     )

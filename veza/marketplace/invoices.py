@@ -24,6 +24,7 @@ from veza.jobs import enqueue
 from veza.keys import DB, METRICS, STORAGE
 from veza.marketplace import invoice_queries as queries
 from veza.marketplace.invoice_pdf import invoice_document, render_pdf
+from veza.users.queries import get_user
 
 PDF = "application/pdf"
 SWEEP_BATCH = 1000  # invoices re-enqueued per sweep; the next sweep takes the rest
@@ -51,9 +52,9 @@ async def ensure_invoice(app: web.Application, order_id: UUID) -> Row:
         invoice = await queries.lock_invoice(tx, order_id)
         if invoice["storage_key"] is not None:  # rendered while this one waited for the lock
             return invoice
-        document = invoice_document(
-            invoice, await queries.billed_order(tx, order_id), await queries.billed_items(tx, order_id)
-        )
+        order = await queries.billed_order(tx, order_id)
+        buyer = await get_user(tx, order["buyer_id"])
+        document = invoice_document(invoice, order, buyer, await queries.billed_items(tx, order_id))
         started = time.perf_counter()
         pdf = await asyncio.to_thread(render_pdf, document)  # CPU-bound: off the event loop
         app[METRICS].invoice_renders.observe(time.perf_counter() - started)

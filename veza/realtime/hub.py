@@ -28,7 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from veza.auth.tokens import AuthUser
 from veza.errors import Unavailable
-from veza.realtime.publish import CONTROL_CHANNEL
+from veza.realtime.publish import Channels
 from veza.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,7 @@ class Hub:
     def __init__(
         self,
         redis: Redis,
+        channels: Channels,
         max_buffered: int = MAX_BUFFERED,
         max_sockets_per_client: int = 50,
         tasks: Tasks | None = None,
@@ -108,6 +109,7 @@ class Hub:
         self.tasks = tasks if tasks is not None else Tasks()  # the app's, drained on shutdown
         self.max_sockets_per_client = max_sockets_per_client
         self._redis = redis
+        self.channels = channels
         self._pubsub: PubSub = redis.pubsub()
         self._online = False  # the reader holds a pub/sub connection that subscribed every routed channel
         self._routes: dict[str, set[Connection]] = {}
@@ -287,7 +289,7 @@ class Hub:
         """A fresh pub/sub connection, subscribed to the control channel and every routed channel."""
         pubsub = self._pubsub = self._redis.pubsub()
         async with self._command_lock:
-            await pubsub.subscribe(CONTROL_CHANNEL, *self._routes)
+            await pubsub.subscribe(self.channels.control, *self._routes)
             # Sending is not enough (a frozen server accepts connections): wait for its first answer.
             reply = await pubsub.get_message(timeout=self.confirm_timeout)
             if reply is None or reply["type"] != "subscribe":
@@ -322,7 +324,7 @@ class Hub:
             kind = message["type"]
             if kind == "message":
                 channel = message["channel"]
-                if channel == CONTROL_CHANNEL:
+                if channel == self.channels.control:
                     self._control(message["data"])
                 else:
                     await self.deliver(channel, message["data"])

@@ -17,22 +17,30 @@ from redis.exceptions import RedisError
 
 from veza.constants import REALTIME_PREFIX
 from veza.http import json_dumps
-from veza.keys import HUB, REDIS
+from veza.keys import CHANNELS, HUB, REDIS
 
 log = logging.getLogger(__name__)
 
-PREFIX = REALTIME_PREFIX
-CONTROL_CHANNEL = PREFIX + "control"  # orders to every web process's hub; no client can follow it
 
+class Channels:
+    """The Redis channels behind the real-time channels.
 
-def public_channel(channel: str) -> str:
-    """The Redis channel of a public channel (`live`, `live:<id>`)."""
-    return PREFIX + channel
+    Redis pub/sub ignores the db number: two deployments (or test runs) sharing a server on
+    different dbs would hear each other's events. The names carry the db number, so events stay
+    apart the way keys do.
+    """
 
+    def __init__(self, redis_db: int) -> None:
+        self.prefix = f"{REALTIME_PREFIX}{redis_db}:"
+        self.control = self.prefix + "control"  # orders to every web process's hub; no client can follow it
 
-def user_channel(user_id: UUID | str, channel: str) -> str:
-    """The Redis channel of a user's own channel (`notifications`)."""
-    return f"{PREFIX}user:{user_id}:{channel}"
+    def public(self, channel: str) -> str:
+        """The Redis channel of a public channel (`live`, `live:<id>`)."""
+        return self.prefix + channel
+
+    def user(self, user_id: UUID | str, channel: str) -> str:
+        """The Redis channel of a user's own channel (`notifications`)."""
+        return f"{self.prefix}user:{user_id}:{channel}"
 
 
 def event_message(channel: str, event: str, data: Any) -> str:
@@ -42,12 +50,12 @@ def event_message(channel: str, event: str, data: Any) -> str:
 
 async def publish(app: web.Application, channel: str, event: str, data: Any) -> None:
     """Emit `event` on a public channel."""
-    await app[REDIS].publish(public_channel(channel), event_message(channel, event, data))
+    await app[REDIS].publish(app[CHANNELS].public(channel), event_message(channel, event, data))
 
 
 async def publish_to_user(app: web.Application, user_id: UUID, channel: str, event: str, data: Any) -> None:
     """Emit `event` on one user's own channel; only their sockets receive it."""
-    await app[REDIS].publish(user_channel(user_id, channel), event_message(channel, event, data))
+    await app[REDIS].publish(app[CHANNELS].user(user_id, channel), event_message(channel, event, data))
 
 
 async def close_sessions(app: web.Application, session_ids: Iterable[UUID]) -> None:
@@ -63,6 +71,6 @@ async def close_sessions(app: web.Application, session_ids: Iterable[UUID]) -> N
         app[HUB].close_sessions(sessions)
     try:
         order = json_dumps({"close_sessions": [str(session) for session in sessions]}).decode()
-        await app[REDIS].publish(CONTROL_CHANNEL, order)
+        await app[REDIS].publish(app[CHANNELS].control, order)
     except RedisError:
         log.warning("could not ask the web processes to close the sockets of %d ended session(s)", len(sessions))

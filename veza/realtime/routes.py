@@ -15,12 +15,12 @@ from veza.auth.tokens import AuthUser, InvalidToken, decode_access_token
 from veza.errors import Unavailable, UpgradeRequired
 from veza.headers import prepare
 from veza.http import endpoint
-from veza.keys import DB, HUB, REDIS_PUBSUB, SETTINGS, TASKS
+from veza.keys import CHANNELS, DB, HUB, REDIS_PUBSUB, SETTINGS, TASKS
 from veza.live import queries as live
 from veza.outages import down_dependency
 from veza.ratelimit import client_ip
 from veza.realtime.hub import CLOSE_UNAUTHORIZED, Connection, Hub
-from veza.realtime.publish import public_channel, user_channel
+from veza.realtime.publish import Channels
 
 routes = web.RouteTableDef()
 
@@ -60,16 +60,16 @@ async def user_from_token(request: web.Request, token: Any) -> AuthUser:
     return user
 
 
-def redis_channel(channel: Any, user: AuthUser | None) -> str:
+def redis_channel(channels: Channels, channel: Any, user: AuthUser | None) -> str:
     """The Redis channel behind a client's channel name; ValueError or PermissionError when not allowed."""
     if channel == "live":
-        return public_channel("live")
+        return channels.public("live")
     if isinstance(channel, str) and channel.startswith("live:"):
-        return public_channel(f"live:{UUID(channel[5:])}")
+        return channels.public(f"live:{UUID(channel[5:])}")
     if channel == "notifications":
         if user is None:
             raise PermissionError("Authenticate to follow your notifications")
-        return user_channel(user.id, "notifications")
+        return channels.user(user.id, "notifications")
     raise ValueError("Unknown channel")
 
 
@@ -84,7 +84,7 @@ async def authenticate(hub: Hub, connection: Connection, user: AuthUser) -> None
     """Act for `user`; a socket that was another user's leaves that user's own channels first."""
     previous = connection.user
     if previous is not None and previous.id != user.id:
-        prefix = user_channel(previous.id, "")
+        prefix = hub.channels.user(previous.id, "")
         for target in [channel for channel in connection.channels if channel.startswith(prefix)]:
             await hub.unsubscribe(connection, target)
             await send(connection, {"type": "unsubscribed", "channel": target.removeprefix(prefix)})
@@ -136,7 +136,7 @@ async def handle(request: web.Request, hub: Hub, connection: Connection, raw: st
     if kind in ("subscribe", "unsubscribe"):
         channel = message.get("channel")
         try:
-            target = redis_channel(channel, connection.user)
+            target = redis_channel(hub.channels, channel, connection.user)
         except PermissionError as exc:
             return await error(connection, "unauthorized", str(exc))
         except ValueError:
@@ -226,7 +226,12 @@ async def serve(request: web.Request, hub: Hub, ws: web.WebSocketResponse, addre
 
 
 async def hub_ctx(app: web.Application):
-    hub = Hub(app[REDIS_PUBSUB], max_sockets_per_client=app[SETTINGS].ws_max_sockets_per_client, tasks=app[TASKS])
+    hub = Hub(
+        app[REDIS_PUBSUB],
+        app[CHANNELS],
+        max_sockets_per_client=app[SETTINGS].ws_max_sockets_per_client,
+        tasks=app[TASKS],
+    )
     await hub.start()
     app[HUB] = hub
     yield

@@ -17,14 +17,11 @@ from veza.storage.base import StoredObject
 # prefixes that none of its columns names is an orphan; blobs under other prefixes are never
 # touched. A table that starts naming blobs must be listed here (tests/test_reconcile.py checks
 # every `storage_key` column is). Products sell cloud files: their blobs are the files' versions'.
-# Each table has `id`, and `created_at` unless NAMED_SINCE gives another column.
+# Each table has `id` and `created_at`.
 BLOB_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "cloud/": (("cloud_file_versions", "storage_key"),),
     "invoices/": (("invoices", "storage_key"),),
 }
-# When a row came to name its blob, where that is not when it was created: an invoice is issued
-# first and names its PDF once rendered.
-NAMED_SINCE = {"invoices": "rendered_at"}
 
 RECONCILE_LOCK = 0x7665_7A61_0001  # pg advisory lock id: one reconciliation at a time
 
@@ -83,7 +80,7 @@ async def naming_page(
     """The next rows of `table` after (key, id) that name a blob under `prefix`, each with whether the scan saw it."""
     return await db.fetch_all(
         f"""
-        SELECT r.id, r.{column} AS storage_key, r.{NAMED_SINCE.get(table, "created_at")} AS created_at,
+        SELECT r.id, r.{column} AS storage_key, r.created_at,
                EXISTS (SELECT 1 FROM storage_scan s WHERE s.key = r.{column}) AS seen
         FROM {table} r
         WHERE r.{column} >= %(key)s AND (r.{column}, r.id) > (%(key)s, %(id)s) AND starts_with(r.{column}, %(prefix)s)

@@ -6,12 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
-from veza.auth.passwords import hash_password, verify_password
 from veza.auth.service import check_password, end_other_sessions, ensure_available
 from veza.auth.tokens import AuthUser
 from veza.db import UniqueViolation, transaction
 from veza.errors import Invalid
-from veza.keys import DB
+from veza.keys import DB, PASSWORDS
 from veza.users import queries
 from veza.users.models import UpdateMeIn
 
@@ -20,7 +19,7 @@ async def create_user(app: web.Application, username: str, email: str, password:
     """An account made by an operator (``veza create-admin``, seeds): same rules as registration."""
     check_password(password, username=username, email=email)
     await ensure_available(app[DB], username=username, email=email)
-    return await queries.insert_user(app[DB], username, email, await hash_password(password), role)
+    return await queries.insert_user(app[DB], username, email, await app[PASSWORDS].hash(password), role)
 
 
 async def update_me(app: web.Application, caller: AuthUser, changes: UpdateMeIn) -> dict[str, Any]:
@@ -34,7 +33,7 @@ async def update_me(app: web.Application, caller: AuthUser, changes: UpdateMeIn)
         fields["email"] = changes.email
     sensitive = "email" in fields or changes.password is not None
     if sensitive:
-        if not changes.current_password or not await verify_password(
+        if not changes.current_password or not await app[PASSWORDS].verify(
             await queries.get_password_hash(db, caller.id), changes.current_password
         ):
             raise Invalid(
@@ -48,7 +47,7 @@ async def update_me(app: web.Application, caller: AuthUser, changes: UpdateMeIn)
             username=fields.get("username", current["username"]),
             email=fields.get("email", current["email"]),
         )
-        fields["password_hash"] = await hash_password(changes.password)
+        fields["password_hash"] = await app[PASSWORDS].hash(changes.password)
     if not fields:
         return current
     await ensure_available(db, username=fields.get("username"), email=fields.get("email"), other_than=caller.id)

@@ -171,13 +171,13 @@ def upgrade() -> None:
         order_id uuid NOT NULL UNIQUE REFERENCES orders (id),
         year integer NOT NULL,
         number integer NOT NULL,
-        issued_at timestamptz NOT NULL DEFAULT now(),
+        created_at timestamptz NOT NULL DEFAULT now(),  -- the invoice's date
         storage_key text,  -- NULL until the PDF is stored
         size_bytes bigint,
         rendered_at timestamptz,
         UNIQUE (year, number)
     );
-    CREATE INDEX invoices_unrendered_idx ON invoices (issued_at) WHERE storage_key IS NULL;
+    CREATE INDEX invoices_unrendered_idx ON invoices (created_at) WHERE storage_key IS NULL;
     """)
 
 

@@ -1,0 +1,52 @@
+"""/marketplace/orders: checkout, and the caller's orders."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from veza.http import endpoint, ok, require_user, uuid_param
+from veza.idempotency import HEADER, parse_key
+from veza.keys import DB
+from veza.marketplace import order_queries as queries
+from veza.marketplace import orders
+from veza.marketplace.order_models import OrderCreated, OrderIn, OrderList, OrderOut, OrdersQuery
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/marketplace/orders")
+@endpoint(
+    "Check out: a pending order and its payment (send an Idempotency-Key header to retry safely)",
+    body=OrderIn,
+    response=OrderCreated,
+    status=201,
+    auth="user",
+    tags=["marketplace"],
+    errors=[409, 502],
+)
+async def create_order(request: web.Request, body: OrderIn) -> web.Response:
+    user = require_user(request)
+    answer = await orders.create_order(request.app, user, body, parse_key(request.headers.get(HEADER)))
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return ok(answer.data, status=answer.status, headers=headers)
+
+
+@routes.get("/marketplace/orders")
+@endpoint("The caller's orders, newest first", query=OrdersQuery, response=OrderList, auth="user", tags=["marketplace"])
+async def my_orders(request: web.Request, query: OrdersQuery) -> web.Response:
+    rows, total = await queries.buyer_orders(
+        request.app[DB], require_user(request).id, limit=query.limit, offset=query.offset
+    )
+    return ok(OrderList(orders=rows, total=total))
+
+
+@routes.get("/marketplace/orders/{id}")
+@endpoint(
+    "One order: its buyer's, or one holding an item the caller sells",
+    response=OrderOut,
+    auth="user",
+    tags=["marketplace"],
+)
+async def get_order(request: web.Request) -> web.Response:
+    row = await queries.visible_order(request.app[DB], uuid_param(request), require_user(request).id)
+    return ok(OrderOut.model_validate(row))

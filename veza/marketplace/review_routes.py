@@ -1,0 +1,38 @@
+"""/marketplace/products/{id}/reviews: read by anyone, written by the product's buyers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from veza.http import Page, endpoint, ok, require_user, uuid_param
+from veza.marketplace import reviews
+from veza.marketplace.review_models import ReviewIn, ReviewList, ReviewOut
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/marketplace/products/{id}/reviews")
+@endpoint(
+    "A product's reviews, newest first (an archived product's too)",
+    query=Page,
+    response=ReviewList,
+    tags=["marketplace"],
+)
+async def list_reviews(request: web.Request, query: Page) -> web.Response:
+    rows, total = await reviews.list_reviews(request.app, uuid_param(request), limit=query.limit, offset=query.offset)
+    return ok(ReviewList(reviews=rows, total=total))
+
+
+@routes.post("/marketplace/products/{id}/reviews")
+@endpoint(
+    "Review a product you bought (an active license from a completed order); one review per buyer",
+    body=ReviewIn,
+    response=ReviewOut,
+    status=201,
+    auth="user",
+    tags=["marketplace"],
+    errors=[403, 409],
+)
+async def create_review(request: web.Request, body: ReviewIn) -> web.Response:
+    row = await reviews.create_review(request.app, require_user(request), uuid_param(request), body)
+    return ok(ReviewOut.model_validate(row), status=201)

@@ -1,0 +1,231 @@
+"""The sandbox gateway: a local participant that behaves like Hyperswitch, without the network.
+
+It keeps its own books (`sandbox_payments`, `sandbox_refunds`). A payment is created with an
+idempotency key and answered with an id and a client secret; the buyer then confirms it through
+`POST /payments/sandbox/{payment_id}/confirm` (development and tests only), which settles it and, in
+the same transaction, writes the webhook Hyperswitch would send as a `sandbox_events` row. An arq job
+POSTs that body, signed as Hyperswitch signs, to the app's own `PUBLIC_URL/api/v1/webhooks/hyperswitch`
+and retries with backoff until the app answers 2xx; a cron sweep queues again every event still
+undelivered (a process that died between the COMMIT and the enqueue loses nothing). So the sandbox
+exercises exactly the webhook code that production runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from veza.auth.tokens import AuthUser
+from veza.constants import API_PREFIX, DELIVER_SANDBOX_EVENT_JOB
+from veza.db import Database, Row, transaction
+from veza.errors import Conflict, NotFound
+from veza.http import json_dumps
+from veza.jobs import enqueue
+from veza.keys import DB, SETTINGS
+from veza.payments import queries
+from veza.payments.gateway import GatewayRefused, GatewayUnavailable, Payment, Refund
+from veza.payments.signing import sign
+from veza.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MERCHANT_ID = "veza_sandbox"
+WEBHOOK_PATH = f"{API_PREFIX}/webhooks/hyperswitch"
+MAX_RETRY_DELAY = 300.0  # seconds between two deliveries of one event, at most
+SWEEP_BATCH = 1000
+SETTLED = ("succeeded", "failed")
+PAYMENT_NOT_FOUND = "Payment not found"
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def payment_from_row(row: Row) -> Payment:
+    return Payment(
+        payment_id=row["id"],
+        client_secret=row["client_secret"],
+        status=row["status"],
+        amount=row["amount"],
+        currency=row["currency"],
+        metadata=row["metadata"],
+    )
+
+
+class SandboxGateway:
+    name = "sandbox"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        # Set by tests to play an outage: every call then fails as a gateway that does not answer.
+        self.unavailable = False
+
+    def _answer(self) -> None:
+        if self.unavailable:
+            raise GatewayUnavailable()
+
+    async def create_payment(
+        self, *, amount: int, currency: str, idempotency_key: str, description: str, metadata: dict[str, str]
+    ) -> Payment:
+        self._answer()
+        payment_id = new_id("pay")
+        row = await queries.insert_sandbox_payment(
+            self.db,
+            {
+                "id": payment_id,
+                "idempotency_key": idempotency_key,
+                "amount": amount,
+                "currency": currency,
+                "client_secret": f"{payment_id}_secret_{secrets.token_hex(10)}",
+                "description": description,
+                "metadata": metadata,
+            },
+        )
+        return payment_from_row(row)
+
+    async def retrieve_payment(self, payment_id: str) -> Payment:
+        self._answer()
+        row = await queries.sandbox_payment(self.db, payment_id)
+        if row is None:
+            raise GatewayRefused("The payment service knows no such payment")
+        return payment_from_row(row)
+
+    async def create_refund(
+        self, *, payment_id: str, amount: int, idempotency_key: str, reason: str, metadata: dict[str, str]
+    ) -> Refund:
+        self._answer()
+        payment = await queries.sandbox_payment(self.db, payment_id)
+        if payment is None or payment["status"] != "succeeded" or amount > payment["amount"]:
+            raise GatewayRefused("The payment service refused the refund")
+        row = await queries.insert_sandbox_refund(
+            self.db,
+            {
+                "id": new_id("ref"),
+                "idempotency_key": idempotency_key,
+                "payment_id": payment_id,
+                "amount": amount,
+                "currency": payment["currency"],
+                "reason": reason,
+                "metadata": metadata,
+            },
+        )
+        return Refund(
+            refund_id=row["id"],
+            payment_id=row["payment_id"],
+            status=row["status"],
+            amount=row["amount"],
+            currency=row["currency"],
+            metadata=row["metadata"],
+        )
+
+    async def close(self) -> None:
+        return None
+
+
+def payment_event(event_id: str, payment: Row, status: str) -> tuple[str, str]:
+    """The event type and JSON body Hyperswitch sends when a payment settles (its OutgoingWebhook)."""
+    event_type = f"payment_{status}"
+    body = {
+        "merchant_id": MERCHANT_ID,
+        "event_id": event_id,
+        "event_type": event_type,
+        "content": {
+            "type": "payment_details",
+            "object": {
+                "payment_id": payment["id"],
+                "merchant_id": MERCHANT_ID,
+                "status": status,
+                "amount": payment["amount"],
+                "net_amount": payment["amount"],
+                "amount_received": payment["amount"] if status == "succeeded" else None,
+                "currency": payment["currency"],
+                "description": payment["description"],
+                "metadata": payment["metadata"],
+                "created": utc_iso(payment["created_at"]),
+                "error_code": None if status == "succeeded" else "card_declined",
+                "error_message": None if status == "succeeded" else "The sandbox declined the payment",
+            },
+        },
+        "timestamp": utc_iso(datetime.now(UTC)),
+    }
+    return event_type, json_dumps(body).decode()
+
+
+def delivery_job_id(event_id: str) -> str:
+    return f"{DELIVER_SANDBOX_EVENT_JOB}:{event_id}"
+
+
+async def queue_delivery(app: web.Application, event_id: str) -> None:
+    await enqueue(app, DELIVER_SANDBOX_EVENT_JOB, event_id, job_id=delivery_job_id(event_id))
+
+
+async def confirm(app: web.Application, buyer: AuthUser, payment_id: str, outcome: str) -> dict[str, Any]:
+    """Settle a sandbox payment as the buyer's bank would; its webhook follows through a job."""
+    if app[SETTINGS].is_production:
+        raise NotFound()
+    async with transaction(app[DB]) as tx:
+        payment = await queries.sandbox_payment(tx, payment_id, lock=True)
+        if payment is None or payment["metadata"].get("buyer_id") != str(buyer.id):
+            raise NotFound(PAYMENT_NOT_FOUND)
+        if payment["status"] in SETTLED:
+            raise Conflict(f"The payment has already {payment['status']}", code="payment_settled")
+        await queries.settle_sandbox_payment(tx, payment_id, outcome)
+        event_id = new_id("evt")
+        event_type, body = payment_event(event_id, payment, outcome)
+        await queries.insert_sandbox_event(tx, event_id, event_type, body)
+        tx.after_commit(queue_delivery, app, event_id)
+    return {"payment_id": payment_id, "status": outcome, "event_id": event_id}
+
+
+def retry_delay(settings: Settings, attempt: int) -> float:
+    """Seconds before delivery attempt `attempt + 1`: doubling from SANDBOX_WEBHOOK_RETRY_SECONDS."""
+    return min(settings.sandbox_webhook_retry_seconds * 2 ** (attempt - 1), MAX_RETRY_DELAY)
+
+
+def webhook_url(settings: Settings) -> str:
+    return settings.public_url.rstrip("/") + WEBHOOK_PATH
+
+
+async def deliver_event(app: web.Application, event_id: str, url: str | None = None) -> bool:
+    """POST the event, signed, to `url` (the app's own webhook by default); whether it is delivered
+    (answered 2xx, now or before)."""
+    db, settings = app[DB], app[SETTINGS]
+    event = await queries.sandbox_event(db, event_id)
+    if event is None or event["delivered_at"] is not None:
+        return True
+    body = event["body"].encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Webhook-Signature-512": sign(settings.hyperswitch_webhook_secret, body),
+    }
+    timeout = aiohttp.ClientTimeout(total=settings.gateway_timeout, sock_connect=settings.gateway_connect_timeout)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.post(url or webhook_url(settings), data=body, headers=headers) as resp,
+        ):
+            delivered = 200 <= resp.status < 300
+            if not delivered:
+                log.warning("sandbox event %s: the webhook answered %s", event_id, resp.status)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("sandbox event %s: the webhook could not be reached (%s: %s)", event_id, type(exc).__name__, exc)
+        delivered = False
+    await queries.record_delivery_attempt(db, event_id, delivered=delivered)
+    return delivered
+
+
+async def sweep_undelivered(app: web.Application) -> int:
+    """Queue again every event still undelivered; the job id is the event's, so none runs twice at once."""
+    event_ids = await queries.undelivered_sandbox_events(app[DB], SWEEP_BATCH)
+    for event_id in event_ids:
+        await queue_delivery(app, event_id)
+    return len(event_ids)
