@@ -9,7 +9,8 @@ from tests.payments.fake_stripe import FakeStripe
 from veza.payments.connect import Balance, ConnectAccount, Reversal, Transfer
 from veza.payments.gateway import GatewayRefused, GatewayUnavailable
 from veza.payments.gateways import build_connect_gateway
-from veza.payments.stripe_connect import StripeConnect, account_connected
+from veza.payments.stripe_connect import StripeConnect
+from veza.payments.stripe_webhooks import account_connected
 from veza.settings import ConfigError, Settings
 
 API_KEY = "sk_test_51Veza0123456789abcdef"

@@ -25,20 +25,12 @@ import stripe
 
 from veza.payments.connect import Balance, ConnectAccount, Reversal, Transfer
 from veza.payments.gateway import GatewayRefused, GatewayUnavailable
+from veza.payments.stripe_webhooks import account_connected
 from veza.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
 REFUSALS = (stripe.InvalidRequestError, stripe.CardError, stripe.PermissionError, stripe.IdempotencyError)
-
-
-def account_connected(account: Any) -> bool:
-    """Whether transfers may be sent to the account: onboarding submitted and its `transfers` capability active.
-
-    `account` is Stripe's Account object (or the `data.object` of an `account.updated` event)."""
-    capabilities = account.get("capabilities")
-    transfers = capabilities.get("transfers") if isinstance(capabilities, dict) else None
-    return account.get("details_submitted") is True and transfers == "active"
 
 
 class StripeConnect:
