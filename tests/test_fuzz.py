@@ -54,7 +54,7 @@ def app(settings):
 
 async def real_ids(client) -> dict[str, Any]:
     """A user with one of everything the operations name: files (one with two versions), a product, one bought,
-    a stream, a share link, a notification, a signed storage link."""
+    a stream, a share link, a notification, a signed storage link, a sandbox onboarding link."""
     user = await make_user(client)
     headers = user["headers"]
     file = await upload_file(client, user)
@@ -74,6 +74,9 @@ async def real_ids(client) -> dict[str, Any]:
     )
     link = urlsplit(await client.app[STORAGE].presign(key, 3600, "beat.wav"))
     signed = {name: values[0] for name, values in parse_qs(link.query).items()}
+    resp = await client.post(f"{API}/sell/connect/onboard", headers=headers)
+    onboarding = urlsplit((await resp.json())["data"]["onboarding_url"])
+    onboarding_link = {name: values[0] for name, values in parse_qs(onboarding.query).items()}
     return {
         "token": user["access_token"],
         "operations": [
@@ -103,6 +106,7 @@ async def real_ids(client) -> dict[str, Any]:
             {"include-path-regex": r"^/api/v1/notifications/\{id\}", "parameters": {"id": str(note["id"])}},
             {"include-path-regex": r"^/api/v1/storage/local/", "parameters": {"key": key, **signed}},
             {"include-path-regex": r"^/api/v1/live/rtmp/", "parameters": {"secret": SECRET}},
+            {"include-path-regex": r"^/api/v1/sell/connect/sandbox/", "parameters": onboarding_link},
         ],
     }
 
@@ -186,6 +190,7 @@ NEVER_2XX = {
     "POST /api/v1/marketplace/products",
     "POST /api/v1/marketplace/orders",
     "POST /api/v1/webhooks/hyperswitch",
+    "POST /api/v1/webhooks/stripe",
     "GET /api/v1/metrics",
     "GET /metrics",
 }

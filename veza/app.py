@@ -25,6 +25,7 @@ from veza.middlewares import MIDDLEWARES
 from veza.notifications import routes as notifications_routes
 from veza.openapi import build_spec
 from veza.payments import routes as payments_routes
+from veza.payments import seller_routes
 from veza.realtime import routes as realtime_routes
 from veza.resources import create_base_app
 from veza.settings import Settings
@@ -51,6 +52,7 @@ ROUTE_TABLES: list[web.RouteTableDef] = [
     order_routes.routes,
     invoice_routes.routes,
     payments_routes.routes,
+    seller_routes.routes,
     tags_routes.routes,
 ]
 # Swagger UI loads its own scripts and styles and inlines some styles and images.

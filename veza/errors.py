@@ -46,6 +46,10 @@ class Conflict(ApiError):
     status, code, message = 409, "conflict", "Conflict"
 
 
+class Gone(ApiError):
+    status, code, message = 410, "gone", "No longer available"
+
+
 class PayloadTooLarge(ApiError):
     status, code, message = 413, "payload_too_large", "Request body too large"
 

@@ -27,6 +27,7 @@ CONFIG_DIR = ROOT / "config"
 # Secrets that production must be given; development invents them.
 OWASP_TIME_COST, OWASP_MEMORY_KIB = 2, 19 * 1024  # argon2id, p=1
 SECRETS = ("jwt_secret", "rtmp_callback_secret", "signing_secret", "hyperswitch_webhook_secret", "metrics_token")
+STRIPE_SECRETS = ("stripe_secret_key", "stripe_webhook_secret")  # production needs them with CONNECT_GATEWAY=stripe
 
 
 class ConfigError(Exception):
@@ -113,6 +114,9 @@ class Settings(BaseSettings):
     connect_gateway: Literal["sandbox", "stripe"] = "sandbox"  # who pays the sellers out (Stripe Connect)
     hyperswitch_base_url: str = "https://sandbox.hyperswitch.io"
     hyperswitch_api_key: str | None = None
+    stripe_secret_key: str | None = None  # CONNECT_GATEWAY=stripe: the platform's secret key (sk_...)
+    stripe_webhook_secret: str | None = None  # the signing secret of the Stripe webhook endpoint (whsec_...)
+    stripe_api_base: str = "https://api.stripe.com"
     gateway_connect_timeout: float = 3.0  # payment gateways (Hyperswitch, Stripe)
     gateway_timeout: float = 10.0  # a whole call to a payment gateway
     catalog_cache_seconds: float = 5.0  # how stale a catalog page may be in another web process
@@ -170,6 +174,10 @@ def load_settings(**overrides) -> Settings:
             f"and {OWASP_MEMORY_KIB} (OWASP's argon2id parameters) in production"
         )
     missing = [name for name in SECRETS if not getattr(settings, name)]
+    if settings.is_production:
+        # Stripe's keys cannot be invented: outside production StripeConnect.from_settings asks for the key.
+        stripe = STRIPE_SECRETS if settings.stripe_connect_enabled else ()
+        missing += [name for name in stripe if not getattr(settings, name)]
     if not missing:
         return settings
     if settings.is_production:

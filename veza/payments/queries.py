@@ -127,3 +127,73 @@ async def insert_seller_transfer(
         """,
         (seller_id, order_id, amount_cents, platform_fee_cents, currency),
     )
+
+
+# Sellers' Connect accounts and their payout history.
+
+SELLER_TRANSFER_COLUMNS = (
+    "id, seller_id, order_id, amount_cents, platform_fee_cents, currency, status, retry_count, next_retry_at, "
+    "created_at"
+)
+
+
+async def connect_account(db: Executor, user_id: UUID) -> Row | None:
+    return await db.fetch_one(
+        "SELECT user_id, gateway, account_id, connected, connected_at FROM connect_accounts WHERE user_id = %s",
+        (user_id,),
+    )
+
+
+async def insert_connect_account(db: Executor, user_id: UUID, gateway: str, account_id: str, connected: bool) -> None:
+    await db.execute(
+        """
+        INSERT INTO connect_accounts (user_id, gateway, account_id, connected, connected_at)
+        VALUES (%s, %s, %s, %s, CASE WHEN %s THEN now() END)
+        """,
+        (user_id, gateway, account_id, connected, connected),
+    )
+
+
+async def lock_connect_account_creation(db: Executor, user_id: UUID) -> None:
+    """Until the transaction ends, this user's other first onboardings wait (one account per user)."""
+    await db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"connect-account:{user_id}",))
+
+
+async def connect_account_by_gateway_id(db: Executor, account_id: str) -> Row | None:
+    return await db.fetch_one(
+        "SELECT user_id, gateway, account_id, connected, connected_at FROM connect_accounts WHERE account_id = %s",
+        (account_id,),
+    )
+
+
+async def mark_account_connected(db: Executor, account_id: str) -> Row | None:
+    """Mark the account connected; its row if this call did it, None when it was connected already (or unknown)."""
+    return await db.fetch_one(
+        """
+        UPDATE connect_accounts SET connected = true, connected_at = now(), updated_at = now()
+        WHERE account_id = %s AND NOT connected
+        RETURNING user_id, account_id, connected_at
+        """,
+        (account_id,),
+    )
+
+
+async def pending_transfers_of_seller(db: Executor, seller_id: UUID) -> list[Row]:
+    """The seller's transfers that wait to be sent (`pending`), oldest first, with their attempt count."""
+    return await db.fetch_all(
+        "SELECT id, retry_count FROM seller_transfers WHERE seller_id = %s AND status = 'pending' "
+        "ORDER BY created_at, id",
+        (seller_id,),
+    )
+
+
+async def seller_transfers(db: Executor, seller_id: UUID, *, limit: int, offset: int) -> tuple[list[Row], int]:
+    """The seller's payout history, newest first."""
+    return await db.fetch_page(
+        SELLER_TRANSFER_COLUMNS,
+        "seller_transfers WHERE seller_id = %(seller)s",
+        {"seller": seller_id},
+        order_by="created_at DESC, id",
+        limit=limit,
+        offset=offset,
+    )

@@ -45,6 +45,13 @@ def valid_onboarding_link(settings: Settings, account_id: str, expires: str, sig
     return hmac.compare_digest(_link_signature(settings, account_id, int(expires)), signature)
 
 
+def expired_onboarding_link(settings: Settings, account_id: str, expires: str, signature: str) -> bool:
+    """Whether the link is one we made whose time is up (a link to ask again for, not a forged one)."""
+    if not expires.isdigit() or int(expires) >= time.time():
+        return False
+    return hmac.compare_digest(_link_signature(settings, account_id, int(expires)), signature)
+
+
 async def fail_next_transfers(db: Executor, account_id: str, count: int) -> None:
     """Tests: the next `count` transfers to this account are refused."""
     await db.execute("UPDATE sandbox_connect_accounts SET failing_transfers = %s WHERE id = %s", (count, account_id))
