@@ -9,7 +9,12 @@ from arq import cron
 from veza.resources import running_resources
 from veza.settings import load_settings
 from workers.live import end_stale_broadcasts_cron
-from workers.payments import deliver_sandbox_event_job, sweep_checkout_cron, sweep_sandbox_events_cron
+from workers.payments import (
+    deliver_sandbox_event_job,
+    resend_refunds_cron,
+    sweep_checkout_cron,
+    sweep_sandbox_events_cron,
+)
 from workers.storage import reconcile_storage_cron
 from workers.system import worker_heartbeat
 
@@ -34,6 +39,7 @@ class WorkerSettings:
         reconcile_storage_cron,
         sweep_sandbox_events_cron,
         sweep_checkout_cron,
+        resend_refunds_cron,
     ]
     on_startup = startup
     on_shutdown = shutdown
