@@ -7,7 +7,8 @@ the same transaction, writes the webhook Hyperswitch would send as a `sandbox_ev
 POSTs that body, signed as Hyperswitch signs, to the app's own `PUBLIC_URL/api/v1/webhooks/hyperswitch`
 and retries with backoff until the app answers 2xx; a cron sweep queues again every event still
 undelivered (a process that died between the COMMIT and the enqueue loses nothing). So the sandbox
-exercises exactly the webhook code that production runs.
+exercises exactly the webhook code that production runs. A refund settles at once the same way: its
+`refund_succeeded` (or, when a test sets `fail_refunds`, `refund_failed`) is written with it and delivered.
 """
 
 from __future__ import annotations
