@@ -262,6 +262,7 @@ async def test_a_refund_object_without_its_fields_is_ignored(client, refund):
 # The Hyperswitch gateway.
 
 API_KEY = "snd_4c1de2f3a4b5c6d7e8f9a0b1c2d3e4f5"
+GATEWAY_TIMEOUT = 1.0  # seconds: a hanging Hyperswitch costs a request this long
 
 
 @pytest.fixture
@@ -275,7 +276,12 @@ async def fake(aiohttp_server):
 
 @pytest.fixture
 async def hyperswitch_client(aiohttp_client, settings, fake):
-    update = {"payment_gateway": "hyperswitch", "hyperswitch_base_url": fake.url, "hyperswitch_api_key": API_KEY}
+    update = {
+        "payment_gateway": "hyperswitch",
+        "hyperswitch_base_url": fake.url,
+        "hyperswitch_api_key": API_KEY,
+        "gateway_timeout": GATEWAY_TIMEOUT,
+    }
     return await aiohttp_client(create_app(settings.model_copy(update=update)))
 
 
@@ -346,6 +352,32 @@ async def test_hyperswitch_down_then_the_sweep_makes_the_refund_once(hyperswitch
     assert posts == [derived_id("ref", refund_id)] * 2  # the same id both times: one refund at most
     assert list(fake.refunds) == [derived_id("ref", refund_id)]
     assert await client.app[DB].fetch_val("SELECT gateway_refund_id FROM refunds") == derived_id("ref", refund_id)
+
+
+async def test_an_answer_lost_in_a_timeout_never_makes_two_refunds(hyperswitch_client, fake):
+    """Hyperswitch made the refund but answered too late: the sweep's call finds that refund (HE_01)."""
+    client = hyperswitch_client
+    order = await hyperswitch_order(client, fake)
+    fake.hang_next(1)
+    resp = await client.post(
+        f"/api/v1/marketplace/orders/{order['id']}/refund", json=REASON, headers=order["buyer"]["headers"]
+    )
+    assert resp.status == 503
+    fake.release()
+    await fake.quiet()
+    refund_id = await client.app[DB].fetch_val("SELECT id::text FROM refunds")
+    assert list(fake.refunds) == [derived_id("ref", refund_id)]
+
+    await client.app[DB].execute("UPDATE refunds SET created_at = now() - interval '2 minutes'")
+    assert await resend_refunds({"app": client.app}) == 1
+    calls = [(r.method, r.path) for r in fake.requests if r.path.startswith("/refunds")]
+    gateway_id = derived_id("ref", refund_id)
+    assert calls == [("POST", "/refunds"), ("POST", "/refunds"), ("GET", f"/refunds/{gateway_id}")]
+    assert list(fake.refunds) == [gateway_id]
+    assert await client.app[DB].fetch_one("SELECT status, gateway_refund_id FROM refunds") == {
+        "status": "pending",
+        "gateway_refund_id": gateway_id,
+    }
 
 
 async def test_a_refund_hyperswitch_refuses_fails_and_the_order_stands(hyperswitch_client, fake):
