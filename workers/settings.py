@@ -8,6 +8,7 @@ from arq import cron
 
 from veza.resources import running_resources
 from veza.settings import load_settings
+from workers.invoices import render_invoice_job, sweep_invoices_cron
 from workers.live import end_stale_broadcasts_cron
 from workers.payments import (
     deliver_sandbox_event_job,
@@ -32,7 +33,7 @@ async def shutdown(ctx: dict) -> None:
 
 
 class WorkerSettings:
-    functions = [worker_heartbeat, deliver_sandbox_event_job]
+    functions = [worker_heartbeat, deliver_sandbox_event_job, render_invoice_job]
     cron_jobs = [
         cron(worker_heartbeat, second=0, unique=True),
         end_stale_broadcasts_cron,
@@ -40,6 +41,7 @@ class WorkerSettings:
         sweep_sandbox_events_cron,
         sweep_checkout_cron,
         resend_refunds_cron,
+        sweep_invoices_cron,
     ]
     on_startup = startup
     on_shutdown = shutdown
