@@ -63,6 +63,7 @@ async def real_ids(client) -> dict[str, Any]:
     product = await make_product(client, user)
     bought = await make_product(client, await make_user(client), title="Bought")
     paid = await paid_order(client, user, bought)
+    refundable = await paid_order(client, user, await make_product(client, await make_user(client), title="Refunded"))
     order = await checkout(client, user, await make_product(client, await make_user(client)))
     resp = await client.post(f"{API}/live/streams", json={"title": "Fuzzing session"}, headers=headers)
     stream = (await resp.json())["data"]
@@ -97,6 +98,8 @@ async def real_ids(client) -> dict[str, Any]:
             {"include-path-regex": r"^/api/v1/marketplace/products/\{id\}/reviews", "parameters": {"id": bought["id"]}},
             {"include-path-regex": r"^/api/v1/marketplace/products/", "parameters": {"id": product["id"]}},
             {"include-operation-id": "get_download_invoice", "parameters": {"id": paid["id"]}},
+            # the user asks for a refund of an order they paid; the other order routes get the pending one
+            {"include-operation-id": "post_request_refund", "parameters": {"id": refundable["id"]}},
             {"include-path-regex": r"^/api/v1/marketplace/orders/", "parameters": {"id": order["order"]["id"]}},
             {
                 "include-path-regex": r"^/api/v1/payments/sandbox/",

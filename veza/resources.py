@@ -5,6 +5,7 @@ Nothing here imports a route table: a worker builds these without the web applic
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +27,7 @@ from veza.keys import (
     TASKS,
 )
 from veza.metrics import Metrics
+from veza.payments import sandbox
 from veza.payments.gateways import build_connect_gateway, build_gateway
 from veza.realtime.publish import Channels
 from veza.redis import connect_arq, connect_pubsub, connect_redis, redis_db
@@ -62,7 +64,7 @@ async def arq_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def payment_gateway_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[PAYMENT_GATEWAY] = build_gateway(app[SETTINGS], app[DB])
+    app[PAYMENT_GATEWAY] = build_gateway(app[SETTINGS], app[DB], functools.partial(sandbox.queue_delivery, app))
     app[CONNECT_GATEWAY] = build_connect_gateway(app[SETTINGS], app[DB])
     yield
     await app[PAYMENT_GATEWAY].close()

@@ -10,7 +10,12 @@ from veza.resources import running_resources
 from veza.settings import load_settings
 from workers.invoices import render_invoice_job, sweep_invoices_cron
 from workers.live import end_stale_broadcasts_cron
-from workers.payments import deliver_sandbox_event_job, sweep_checkout_cron, sweep_sandbox_events_cron
+from workers.payments import (
+    deliver_sandbox_event_job,
+    resend_refunds_cron,
+    sweep_checkout_cron,
+    sweep_sandbox_events_cron,
+)
 from workers.storage import reconcile_storage_cron
 from workers.system import worker_heartbeat
 
@@ -35,6 +40,7 @@ class WorkerSettings:
         reconcile_storage_cron,
         sweep_sandbox_events_cron,
         sweep_checkout_cron,
+        resend_refunds_cron,
         sweep_invoices_cron,
     ]
     on_startup = startup

@@ -205,7 +205,7 @@ async def test_refund_events_are_stored_and_marked_processed(client, order):
         "timestamp": "2026-12-01T08:00:00.000Z",
     }  # fmt: skip
     assert (await post_webhook(client, event)).status == 200
-    assert await outcome(client, "evt_refund_1") == "ignored: no refund flow yet"
+    assert await outcome(client, "evt_refund_1") == "ignored: no refund has this id"
 
 
 async def test_an_event_for_no_order_is_stored_and_acknowledged(client):

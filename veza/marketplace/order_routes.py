@@ -1,4 +1,4 @@
-"""/marketplace/orders: checkout, and the caller's orders."""
+"""/marketplace/orders: checkout, the caller's orders, refunds."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from veza.http import endpoint, ok, require_user, uuid_param
 from veza.idempotency import HEADER, parse_key
 from veza.keys import DB
 from veza.marketplace import order_queries as queries
-from veza.marketplace import orders
+from veza.marketplace import orders, refunds
 from veza.marketplace.order_models import OrderCreated, OrderIn, OrderList, OrderOut, OrdersQuery
+from veza.marketplace.refund_models import RefundIn, RefundInitiated
 
 routes = web.RouteTableDef()
 
@@ -50,3 +51,21 @@ async def my_orders(request: web.Request, query: OrdersQuery) -> web.Response:
 async def get_order(request: web.Request) -> web.Response:
     row = await queries.visible_order(request.app[DB], uuid_param(request), require_user(request).id)
     return ok(OrderOut.model_validate(row))
+
+
+@routes.post("/marketplace/orders/{id}/refund")
+@endpoint(
+    "Request a refund of a paid order within 14 days: its buyer, or a seller of one of its items "
+    "(send an Idempotency-Key header to retry safely); the payment service settles it",
+    body=RefundIn,
+    response=RefundInitiated,
+    auth="user",
+    tags=["marketplace"],
+    errors=[404, 409, 502, 503],
+)
+async def request_refund(request: web.Request, body: RefundIn) -> web.Response:
+    user = require_user(request)
+    key = parse_key(request.headers.get(HEADER))
+    answer = await refunds.request_refund(request.app, user, uuid_param(request), body, key)
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return ok(answer.data, status=answer.status, headers=headers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from veza.db import Database
 from veza.payments.connect import ConnectGateway
 from veza.payments.gateway import PaymentGateway
@@ -19,9 +21,12 @@ def build_connect_gateway(settings: Settings, db: Database) -> ConnectGateway:
     return SandboxConnect(db, settings)
 
 
-def build_gateway(settings: Settings, db: Database) -> PaymentGateway:
+def build_gateway(
+    settings: Settings, db: Database, queue_delivery: Callable[[str], Awaitable[None]] | None = None
+) -> PaymentGateway:
+    """The payment gateway PAYMENT_GATEWAY names; the sandbox's events are queued with `queue_delivery`."""
     if settings.payment_gateway == "hyperswitch":
         from veza.payments.hyperswitch import HyperswitchGateway
 
         return HyperswitchGateway.from_settings(settings)
-    return SandboxGateway(db)
+    return SandboxGateway(db, queue_delivery)

@@ -46,21 +46,32 @@ async def settle_sandbox_payment(db: Executor, payment_id: str, status: str) -> 
     )
 
 
+REFUND_COLUMNS = "id, payment_id, status, amount, currency, reason, metadata, created_at, updated_at"
+
+
+async def sandbox_refund_for_key(db: Executor, idempotency_key: str) -> Row | None:
+    return await db.fetch_one(
+        f"SELECT {REFUND_COLUMNS} FROM sandbox_refunds WHERE idempotency_key = %s", (idempotency_key,)
+    )
+
+
+async def sandbox_refunded(db: Executor, payment_id: str) -> int:
+    """The part of the payment given back or on its way back (failed refunds aside)."""
+    return await db.fetch_val(
+        "SELECT coalesce(sum(amount), 0)::bigint FROM sandbox_refunds WHERE payment_id = %s AND status <> 'failed'",
+        (payment_id,),
+    )
+
+
 async def insert_sandbox_refund(db: Executor, fields: dict[str, Any]) -> Row:
-    row = await db.fetch_one(
-        """
-        INSERT INTO sandbox_refunds (id, idempotency_key, payment_id, amount, currency, reason, metadata)
-        VALUES (%(id)s, %(idempotency_key)s, %(payment_id)s, %(amount)s, %(currency)s, %(reason)s, %(metadata)s)
-        ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING id, payment_id, status, amount, currency, metadata
+    return await db.fetch_one(
+        f"""
+        INSERT INTO sandbox_refunds (id, idempotency_key, payment_id, amount, currency, status, reason, metadata)
+        VALUES (%(id)s, %(idempotency_key)s, %(payment_id)s, %(amount)s, %(currency)s, %(status)s, %(reason)s,
+                %(metadata)s)
+        RETURNING {REFUND_COLUMNS}
         """,
         {**fields, "metadata": Json(fields["metadata"])},
-    )
-    if row is not None:
-        return row
-    return await db.fetch_one(
-        "SELECT id, payment_id, status, amount, currency, metadata FROM sandbox_refunds WHERE idempotency_key = %s",
-        (fields["idempotency_key"],),
     )
 
 

@@ -7,13 +7,15 @@ the same transaction, writes the webhook Hyperswitch would send as a `sandbox_ev
 POSTs that body, signed as Hyperswitch signs, to the app's own `PUBLIC_URL/api/v1/webhooks/hyperswitch`
 and retries with backoff until the app answers 2xx; a cron sweep queues again every event still
 undelivered (a process that died between the COMMIT and the enqueue loses nothing). So the sandbox
-exercises exactly the webhook code that production runs.
+exercises exactly the webhook code that production runs. A refund settles at once the same way: its
+`refund_succeeded` (or, when a test sets `fail_refunds`, `refund_failed`) is written with it and delivered.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,10 +66,14 @@ def payment_from_row(row: Row) -> Payment:
 class SandboxGateway:
     name = "sandbox"
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, queue_delivery: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.db = db
+        # Queues the delivery of an event once written (the sweep delivers it anyway, later).
+        self.queue_delivery = queue_delivery
         # Set by tests to play an outage: every call then fails as a gateway that does not answer.
         self.unavailable = False
+        # Set by tests: the refunds created meanwhile fail (their webhook is `refund_failed`).
+        self.fail_refunds = False
 
     def _answer(self) -> None:
         if self.unavailable:
@@ -102,22 +108,34 @@ class SandboxGateway:
     async def create_refund(
         self, *, payment_id: str, amount: int, idempotency_key: str, reason: str, metadata: dict[str, str]
     ) -> Refund:
+        """A refund settles at once (or fails, when `fail_refunds` is set): its webhook is written in the
+        same transaction and delivered after the commit. The same idempotency key gives the same refund."""
         self._answer()
-        payment = await queries.sandbox_payment(self.db, payment_id)
-        if payment is None or payment["status"] != "succeeded" or amount > payment["amount"]:
-            raise GatewayRefused("The payment service refused the refund")
-        row = await queries.insert_sandbox_refund(
-            self.db,
-            {
-                "id": new_id("ref"),
-                "idempotency_key": idempotency_key,
-                "payment_id": payment_id,
-                "amount": amount,
-                "currency": payment["currency"],
-                "reason": reason,
-                "metadata": metadata,
-            },
-        )
+        async with transaction(self.db) as tx:
+            payment = await queries.sandbox_payment(tx, payment_id, lock=True)  # one refund of a payment at a time
+            row = await queries.sandbox_refund_for_key(tx, idempotency_key)
+            if row is None:
+                refundable = payment is not None and payment["status"] == "succeeded"
+                if not refundable or amount > payment["amount"] - await queries.sandbox_refunded(tx, payment_id):
+                    raise GatewayRefused("The payment service refused the refund")
+                row = await queries.insert_sandbox_refund(
+                    tx,
+                    {
+                        "id": new_id("ref"),
+                        "idempotency_key": idempotency_key,
+                        "payment_id": payment_id,
+                        "amount": amount,
+                        "currency": payment["currency"],
+                        "status": "failed" if self.fail_refunds else "succeeded",
+                        "reason": reason,
+                        "metadata": metadata,
+                    },
+                )
+                event_id = new_id("evt")
+                event_type, body = refund_event(event_id, row)
+                await queries.insert_sandbox_event(tx, event_id, event_type, body)
+                if self.queue_delivery is not None:
+                    tx.after_commit(self.queue_delivery, event_id)
         return Refund(
             refund_id=row["id"],
             payment_id=row["payment_id"],
@@ -153,6 +171,36 @@ def payment_event(event_id: str, payment: Row, status: str) -> tuple[str, str]:
                 "created": utc_iso(payment["created_at"]),
                 "error_code": None if status == "succeeded" else "card_declined",
                 "error_message": None if status == "succeeded" else "The sandbox declined the payment",
+            },
+        },
+        "timestamp": utc_iso(datetime.now(UTC)),
+    }
+    return event_type, json_dumps(body).decode()
+
+
+def refund_event(event_id: str, refund: Row) -> tuple[str, str]:
+    """The event type and JSON body Hyperswitch sends when a refund settles (`refund_details`)."""
+    status = refund["status"]
+    event_type = f"refund_{status}"
+    body = {
+        "merchant_id": MERCHANT_ID,
+        "event_id": event_id,
+        "event_type": event_type,
+        "content": {
+            "type": "refund_details",
+            "object": {
+                "refund_id": refund["id"],
+                "payment_id": refund["payment_id"],
+                "amount": refund["amount"],
+                "currency": refund["currency"],
+                "status": status,
+                "reason": refund["reason"],
+                "metadata": refund["metadata"],
+                "error_code": None if status == "succeeded" else "refund_declined",
+                "error_message": None if status == "succeeded" else "The sandbox declined the refund",
+                "created_at": utc_iso(refund["created_at"]),
+                "updated_at": utc_iso(refund["updated_at"]),
+                "connector": "sandbox",
             },
         },
         "timestamp": utc_iso(datetime.now(UTC)),

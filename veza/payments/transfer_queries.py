@@ -2,15 +2,16 @@
 
     pending            -> completed | failed | cancelled
     failed             -> completed | failed | permanently_failed | cancelled
-    permanently_failed -> completed            (an admin's retry)
+    permanently_failed -> completed | cancelled (an admin's retry; the order refunded)
     completed          -> reversal_pending     (the order was refunded)
     reversal_pending   -> reversed | reversal_pending | permanently_failed
 
 `failed -> failed` is a retry that failed again; `reversal_pending -> reversal_pending` a reversal
 that failed and waits for its next try. `cancelled` is a transfer that was never paid when its
-order was refunded: there is nothing to take back. Every other change is refused: `transition`
-changes a row only from a state that allows the change, so concurrent workers and webhooks apply
-each change once, and a caller learns whether it was its own.
+order was refunded: there is nothing to take back, and an admin's retry must not pay it then.
+Every other change is refused: `transition` changes a row only from a state that allows the
+change, so concurrent workers and webhooks apply each change once, and a caller learns whether it
+was its own.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from veza.db import Executor, Row, set_clause
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending": frozenset({"completed", "failed", "cancelled"}),
     "failed": frozenset({"completed", "failed", "permanently_failed", "cancelled"}),
-    "permanently_failed": frozenset({"completed"}),
+    "permanently_failed": frozenset({"completed", "cancelled"}),
     "completed": frozenset({"reversal_pending"}),
     "reversal_pending": frozenset({"reversed", "reversal_pending", "permanently_failed"}),
     "reversed": frozenset(),
@@ -38,6 +39,13 @@ UPDATABLE = frozenset(
 def sources(target: str) -> list[str]:
     """The states a transfer may reach `target` from."""
     return sorted(state for state, targets in TRANSITIONS.items() if target in targets)
+
+
+async def lock_order_transfers(db: Executor, order_id: UUID) -> list[Row]:
+    """The order's transfers, locked until the transaction ends: none changes between our read and our change."""
+    return await db.fetch_all(
+        "SELECT id, seller_id, status FROM seller_transfers WHERE order_id = %s ORDER BY id FOR UPDATE", (order_id,)
+    )
 
 
 async def transition(

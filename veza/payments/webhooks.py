@@ -6,8 +6,8 @@ and `content: {type, object}`, where `object` is the payment (`payment_details`:
 `status`, `amount`, `currency`, `metadata`...) or the refund (`refund_details`: `refund_id`...).
 Copies of one event sent at once queue on the event's row: the first stores and processes it, the
 others then find it stored and change nothing. Events of one payment that come late or out of order
-are settled by the orders' state rules (`veza.marketplace.orders`). Unknown event types are stored
-and acknowledged with the outcome "ignored".
+are settled by the orders' state rules (`veza.marketplace.orders`), refund events by the refunds'
+(`veza.marketplace.refunds`). Unknown event types are stored and acknowledged with the outcome "ignored".
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from veza.db import Transaction, transaction
 from veza.errors import Invalid
 from veza.http import validation_details
 from veza.keys import DB
-from veza.marketplace import orders
+from veza.marketplace import orders, refunds
 from veza.payments import queries
 
 SOURCE = "hyperswitch"
@@ -43,6 +43,14 @@ class PaymentObject(BaseModel):
     payment_id: StrictStr = Field(min_length=1, max_length=255)
     amount: StrictInt
     currency: StrictStr
+
+
+class RefundObject(BaseModel):
+    refund_id: StrictStr = Field(min_length=1, max_length=255)
+    payment_id: StrictStr = Field(min_length=1, max_length=255)
+    amount: StrictInt
+    currency: StrictStr
+    metadata: dict[str, Any] | None = None
 
 
 async def receive(app: web.Application, payload: dict[str, Any]) -> str:
@@ -69,5 +77,18 @@ async def process(tx: Transaction, app: web.Application, event: Event) -> str:
             return await orders.payment_succeeded(tx, app, payment.payment_id, payment.amount, payment.currency)
         return await orders.payment_failed(tx, app, payment.payment_id)
     if event.event_type in REFUND_EVENTS:
-        return "ignored: no refund flow yet"
+        try:
+            refund = RefundObject.model_validate(event.content.object)
+        except ValidationError:
+            return "ignored: the refund object lacks refund_id, payment_id, amount or currency"
+        return await refunds.refund_settled(
+            tx,
+            app,
+            succeeded=event.event_type == "refund_succeeded",
+            gateway_refund_id=refund.refund_id,
+            payment_id=refund.payment_id,
+            amount=refund.amount,
+            currency=refund.currency,
+            metadata=refund.metadata,
+        )
     return f"ignored: unhandled event type {event.event_type}"
