@@ -11,6 +11,7 @@ SEND_TRANSFER_JOB = "send_transfer"  # (transfer_id): pay a seller their share o
 REVERSE_TRANSFER_JOB = "reverse_transfer"  # (transfer_id): take a refunded order's transfer back
 SWEEP_SANDBOX_EVENTS_JOB = "sweep_sandbox_events"  # cron: queue again the sandbox events still undelivered
 SWEEP_CHECKOUT_JOB = "sweep_checkout"  # cron: expired idempotency keys, orders left without a payment
+SWEEP_TRANSFERS_JOB = "sweep_transfers"  # cron: queue due transfer retries, lost transfers, due reversals
 
 # Redis keys, and the prefixes of the keys and channels named after something.
 WORKER_HEARTBEAT_KEY = "veza:worker:heartbeat"

@@ -9,7 +9,14 @@ from arq import cron
 from veza.resources import running_resources
 from veza.settings import load_settings
 from workers.live import end_stale_broadcasts_cron
-from workers.payments import deliver_sandbox_event_job, sweep_checkout_cron, sweep_sandbox_events_cron
+from workers.payments import (
+    deliver_sandbox_event_job,
+    reverse_transfer_job,
+    send_transfer_job,
+    sweep_checkout_cron,
+    sweep_sandbox_events_cron,
+    sweep_transfers_cron,
+)
 from workers.storage import reconcile_storage_cron
 from workers.system import worker_heartbeat
 
@@ -27,13 +34,14 @@ async def shutdown(ctx: dict) -> None:
 
 
 class WorkerSettings:
-    functions = [worker_heartbeat, deliver_sandbox_event_job]
+    functions = [worker_heartbeat, deliver_sandbox_event_job, send_transfer_job, reverse_transfer_job]
     cron_jobs = [
         cron(worker_heartbeat, second=0, unique=True),
         end_stale_broadcasts_cron,
         reconcile_storage_cron,
         sweep_sandbox_events_cron,
         sweep_checkout_cron,
+        sweep_transfers_cron,
     ]
     on_startup = startup
     on_shutdown = shutdown
