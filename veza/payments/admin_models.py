@@ -16,10 +16,13 @@ TransferStatus = Literal[
 
 
 def _moment(value: Any) -> Any:
-    """A date alone (YYYY-MM-DD) stays a date; anything else is parsed as a date-time."""
-    if isinstance(value, str) and len(value) == 10:
-        return date.fromisoformat(value)
-    return value
+    """A date alone (YYYY-MM-DD) is a date; any other text an ISO 8601 date-time."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date (2026-02-24) or date-time (2026-02-24T10:00:00Z)") from None
 
 
 class AdminTransfersQuery(Page):
