@@ -1,10 +1,18 @@
 """Seller transfers on the sandbox Connect gateway: sent by the worker, retried on schedule, reversed."""
 
+import asyncio
+import os
+import signal
+import sys
 from datetime import timedelta
+
+import pytest
+from arq.constants import in_progress_key_prefix
 
 from tests.factories import connected_seller, make_product, make_user, paid_order, run_burst_worker
 from tests.payments.helpers import worker_settings
-from veza.keys import CONNECT_GATEWAY, DB
+from veza.db import transaction
+from veza.keys import ARQ, CONNECT_GATEWAY, DB, SETTINGS
 from veza.payments import payouts
 from veza.payments.sandbox_connect import fail_next_transfers
 from veza.payments.transfer_queries import transition
@@ -182,6 +190,7 @@ async def test_a_pending_transfer_of_a_connected_seller_is_picked_up_once_a_minu
     """A process that died between the order's commit and the queuing of its transfer: the sweep sends it."""
     db = client.app[DB]
     _, transfer = await one_sale(client)
+    await client.app[ARQ].flushdb()  # the job was lost
     assert await sweep(client) == {"transfers": 0, "reversals": 0}  # younger than a minute: its job may be queued
     await db.execute("UPDATE seller_transfers SET created_at = now() - interval '61 seconds'")
     assert await sweep(client) == {"transfers": 1, "reversals": 0}
@@ -262,3 +271,59 @@ async def test_a_reversal_refused_five_times_is_given_up_and_the_admins_told(cli
 def test_the_retry_delay_doubles_from_the_base(settings):
     app = {payouts.SETTINGS: settings}
     assert [payouts.retry_delay(app, n).total_seconds() for n in range(5)] == [60, 120, 240, 480, 960]
+
+
+async def wait_for(check, what: str, timeout: float = 30.0):
+    """Poll `check()` until it returns something truthy (a subprocess's progress has no event to wait on)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (result := await check()):
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+    return result
+
+
+@pytest.mark.slow
+async def test_a_worker_killed_in_the_middle_of_a_transfer_never_pays_twice(client, tmp_path):
+    """The real `veza worker` is killed after the gateway made the transfer and before the row says so
+    (the test holds the row, so the worker's UPDATE waits); the job runs again: one transfer, completed once."""
+    db, settings = client.app[DB], client.app[SETTINGS]
+    seller, transfer = await one_sale(client)  # its job is queued
+    env = os.environ | {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
+    log_path = tmp_path / "worker.log"
+    async with transaction(db) as tx:
+        await tx.execute("SELECT id FROM seller_transfers WHERE id = %s FOR UPDATE", (transfer["id"],))
+        with log_path.open("wb") as log:
+            worker = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "veza", "worker", env=env, stdout=log, stderr=log
+            )
+        try:
+            blocked = await wait_for(
+                lambda: db.fetch_val(
+                    """
+                    SELECT pid FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock'
+                      AND query LIKE '%%UPDATE seller_transfers%%'
+                    """
+                ),
+                f"the worker to block on the transfer's row:\n{log_path.read_text()}",
+            )
+            assert await db.fetch_val("SELECT count(*) FROM sandbox_transfers") == 1  # the gateway has paid
+        finally:
+            worker.kill()
+            await asyncio.wait_for(worker.wait(), 10)
+        assert worker.returncode == -signal.SIGKILL
+        # its connection dies with it: the UPDATE it had sent never applies
+        assert await db.fetch_val("SELECT pg_terminate_backend(%s)", (blocked,)) is True
+    assert (await transfers_of(db, transfer["order_id"]))[0]["status"] == "pending"
+
+    # arq runs the job again once the dead worker's claim on it expires (here: at once)
+    job_id = payouts.transfer_job_id(transfer["id"], 0)
+    assert await client.app[ARQ].delete(in_progress_key_prefix + job_id) == 1
+    await run_burst_worker(worker_settings(client))
+
+    (done,) = await transfers_of(db, transfer["order_id"])
+    book = await db.fetch_one("SELECT * FROM sandbox_transfers")
+    assert await db.fetch_val("SELECT count(*) FROM sandbox_transfers") == 1
+    assert (done["status"], done["gateway_transfer_id"], done["retry_count"]) == ("completed", book["id"], 0)
+    assert (book["amount"], book["destination"]) == (2699, seller["account_id"])
+    assert await notes(db, "transfer.") == [(seller["user"]["id"], "transfer.completed")]
