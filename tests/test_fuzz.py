@@ -187,6 +187,8 @@ NEVER_2XX = {
     "POST /api/v1/webhooks/hyperswitch",
     "GET /api/v1/metrics",
     "GET /metrics",
+    "GET /api/v1/admin/transfers",  # admins only: the fuzzing user is not one (tests/payments/test_admin_transfers.py)
+    "POST /api/v1/admin/transfers/{id}/retry",
 }
 
 

@@ -31,6 +31,7 @@ from veza.notifications.service import notify
 from veza.payments import transfer_queries as queries
 from veza.payments.gateway import GatewayRefused, GatewayUnavailable
 from veza.payments.transfer_queries import transition
+from veza.users import queries as user_queries
 
 MAX_TRIES = 5
 LOST_AFTER_SECONDS = 60.0  # a pending transfer of a connected seller this old has lost its job
@@ -211,7 +212,7 @@ async def _notify_given_up(
             _data(transfer),
             tx=tx,
         )
-    for admin_id in await queries.admin_ids(tx):
+    for admin_id in await user_queries.admin_ids(tx):
         await notify(
             app,
             admin_id,

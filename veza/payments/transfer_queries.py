@@ -78,10 +78,6 @@ async def connected_account(db: Executor, seller_id: UUID) -> str | None:
     return await db.fetch_val("SELECT account_id FROM connect_accounts WHERE user_id = %s AND connected", (seller_id,))
 
 
-async def admin_ids(db: Executor) -> list[UUID]:
-    return [row["id"] for row in await db.fetch_all("SELECT id FROM users WHERE role = 'admin' ORDER BY id")]
-
-
 async def transfers_to_send(db: Executor, *, retries: bool, lost_after_seconds: float) -> list[Row]:
     """Transfers whose job is due: failed ones whose retry is due (with `retries`), and pending ones of
     connected sellers older than `lost_after_seconds` (their job was lost: a process died before or
