@@ -221,3 +221,18 @@ async def test_a_retry_for_a_seller_no_longer_connected_is_a_409(client):
     assert resp.status == 409
     assert (await resp.json())["error"] == "The seller has no connected payout account: the transfer waits for it"
     assert await db.fetch_val("SELECT status FROM seller_transfers") == "failed"
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("to=9999-12-31", ["a2", "b1", "a1"]),
+        ("from=0001-01-01T00:00:00%2B14:00", ["a2", "b1", "a1"]),
+        ("to=9999-12-31T23:59:59-14:00", ["a2", "b1", "a1"]),
+        ("from=2026-02-25T12:00:00.5Z", []),
+        ("from=2026-02-25T11:59:59.5Z", ["a2"]),
+    ],
+)
+async def test_extreme_and_precise_dates_are_answered(client, query, names):
+    made = await three_transfers(client)
+    assert await listed(client, made["admin"], f"?{query}") == ([made["ids"][name] for name in names], len(names))
