@@ -62,7 +62,7 @@ async def real_ids(client) -> dict[str, Any]:
     assert (await client.post(f"{API}/cloud/files/{file['id']}/versions", headers=headers)).status == 201
     product = await make_product(client, user)
     bought = await make_product(client, await make_user(client), title="Bought")
-    await paid_order(client, user, bought)
+    paid = await paid_order(client, user, bought)
     order = await checkout(client, user, await make_product(client, await make_user(client)))
     resp = await client.post(f"{API}/live/streams", json={"title": "Fuzzing session"}, headers=headers)
     stream = (await resp.json())["data"]
@@ -93,6 +93,7 @@ async def real_ids(client) -> dict[str, Any]:
             # the user reviews a product they bought, and downloads and changes one they sell
             {"include-path-regex": r"^/api/v1/marketplace/products/\{id\}/reviews", "parameters": {"id": bought["id"]}},
             {"include-path-regex": r"^/api/v1/marketplace/products/", "parameters": {"id": product["id"]}},
+            {"include-operation-id": "get_download_invoice", "parameters": {"id": paid["id"]}},
             {"include-path-regex": r"^/api/v1/marketplace/orders/", "parameters": {"id": order["order"]["id"]}},
             {
                 "include-path-regex": r"^/api/v1/payments/sandbox/",

@@ -18,7 +18,7 @@ from veza.http import json_dumps
 from veza.keys import CATALOG_CACHE, REDIS_BYPASS, RTMP_HEALTH, TASKS, VIEWER_EVENTS
 from veza.live import routes as live_routes
 from veza.live.service import ViewerEvents
-from veza.marketplace import asset_routes, order_routes, review_routes
+from veza.marketplace import asset_routes, invoice_routes, order_routes, review_routes
 from veza.marketplace import routes as marketplace_routes
 from veza.marketplace.cache import PageCache
 from veza.middlewares import MIDDLEWARES
@@ -50,6 +50,7 @@ ROUTE_TABLES: list[web.RouteTableDef] = [
     review_routes.routes,
     asset_routes.routes,
     order_routes.routes,
+    invoice_routes.routes,
     payments_routes.routes,
     payments_admin_routes.routes,
     tags_routes.routes,

@@ -6,6 +6,7 @@ API_PREFIX = "/api/v1"
 RECONCILE_STORAGE_JOB = "reconcile_storage"
 END_STALE_BROADCASTS_JOB = "end_stale_broadcasts"
 RENDER_INVOICE_JOB = "render_invoice"  # (order_id): the order's invoice PDF, rendered and stored once
+SWEEP_INVOICES_JOB = "sweep_invoices"  # cron: enqueues render_invoice for paid orders whose PDF is not stored
 DELIVER_SANDBOX_EVENT_JOB = "deliver_sandbox_event"  # (event_id): the sandbox gateway POSTs its webhook
 SEND_TRANSFER_JOB = "send_transfer"  # (transfer_id): pay a seller their share of an order
 REVERSE_TRANSFER_JOB = "reverse_transfer"  # (transfer_id): take a refunded order's transfer back

@@ -20,6 +20,12 @@ class Metrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
+        # Its _count is the number of invoice PDFs rendered: each invoice should be rendered once.
+        self.invoice_renders = Histogram(
+            "veza_invoice_render_seconds",
+            "Time to render an invoice PDF (and, as _count, the number rendered)",
+            registry=self.registry,
+        )
         # labels() costs a lock and a lookup per call; the set of children is small and bounded.
         self._children: dict[tuple[str, str, int], Histogram] = {}
 

@@ -8,6 +8,7 @@ from arq import cron
 
 from veza.resources import running_resources
 from veza.settings import load_settings
+from workers.invoices import render_invoice_job, sweep_invoices_cron
 from workers.live import end_stale_broadcasts_cron
 from workers.payments import (
     deliver_sandbox_event_job,
@@ -34,13 +35,20 @@ async def shutdown(ctx: dict) -> None:
 
 
 class WorkerSettings:
-    functions = [worker_heartbeat, deliver_sandbox_event_job, send_transfer_job, reverse_transfer_job]
+    functions = [
+        worker_heartbeat,
+        deliver_sandbox_event_job,
+        render_invoice_job,
+        send_transfer_job,
+        reverse_transfer_job,
+    ]
     cron_jobs = [
         cron(worker_heartbeat, second=0, unique=True),
         end_stale_broadcasts_cron,
         reconcile_storage_cron,
         sweep_sandbox_events_cron,
         sweep_checkout_cron,
+        sweep_invoices_cron,
         sweep_transfers_cron,
     ]
     on_startup = startup

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from veza.db import Executor
+from veza.db import Executor, Row
+from veza.users.queries import summary_json
 
 
 async def issue_invoice(tx: Executor, order_id: UUID) -> None:
@@ -22,3 +23,68 @@ async def issue_invoice(tx: Executor, order_id: UUID) -> None:
         """,
         (order_id,),
     )
+
+
+# An order has an invoice once paid; it keeps it through a refund.
+INVOICED_STATUSES = ("completed", "refund_pending", "refunded")
+
+
+async def get_invoice(db: Executor, order_id: UUID) -> Row:
+    return await db.fetch_found("SELECT * FROM invoices WHERE order_id = %s", (order_id,), "Invoice not found")
+
+
+async def lock_invoice(tx: Executor, order_id: UUID) -> Row:
+    """The invoice row, locked until the transaction ends: whoever renders its PDF holds it."""
+    return await tx.fetch_found(
+        "SELECT * FROM invoices WHERE order_id = %s FOR UPDATE", (order_id,), "Invoice not found"
+    )
+
+
+async def mark_stored(tx: Executor, invoice_id: UUID, storage_key: str, size_bytes: int) -> Row:
+    return await tx.fetch_found(
+        """
+        UPDATE invoices SET storage_key = %s, size_bytes = %s, rendered_at = now()
+        WHERE id = %s AND storage_key IS NULL
+        RETURNING *
+        """,
+        (storage_key, size_bytes, invoice_id),
+        "Invoice not found or already stored",
+    )
+
+
+async def buyer_order(db: Executor, order_id: UUID, buyer_id: UUID) -> Row:
+    """The buyer's own order; anyone else's is not found."""
+    return await db.fetch_found(
+        "SELECT id, status FROM orders WHERE id = %s AND buyer_id = %s", (order_id, buyer_id), "Order not found"
+    )
+
+
+async def billed_order(db: Executor, order_id: UUID) -> Row:
+    """What the invoice says of the order: its buyer, total and currency."""
+    return await db.fetch_found(
+        "SELECT id, buyer_id, total_cents, currency FROM orders WHERE id = %s", (order_id,), "Order not found"
+    )
+
+
+async def billed_items(db: Executor, order_id: UUID) -> list[Row]:
+    """The order's lines as the invoice lists them, each with its seller's `{"id", "username"}`."""
+    return await db.fetch_all(
+        f"""
+        SELECT i.title, i.quantity, i.unit_price_cents, {summary_json("i.seller_id")} AS seller
+        FROM order_items i WHERE i.order_id = %s ORDER BY i.title, i.id
+        """,
+        (order_id,),
+    )
+
+
+async def unrendered_invoices(db: Executor, limit: int) -> list[UUID]:
+    """Orders whose invoice PDF is not stored yet, oldest invoice first (the partial index's order)."""
+    rows = await db.fetch_all(
+        """
+        SELECT i.order_id FROM invoices i JOIN orders o ON o.id = i.order_id
+        WHERE i.storage_key IS NULL AND o.status = ANY(%s)
+        ORDER BY i.created_at LIMIT %s
+        """,
+        (list(INVOICED_STATUSES), limit),
+    )
+    return [row["order_id"] for row in rows]

@@ -43,6 +43,7 @@ from veza.jobs import enqueue
 from veza.keys import DB, PAYMENT_GATEWAY, SETTINGS
 from veza.marketplace import order_queries as queries
 from veza.marketplace.invoice_queries import issue_invoice
+from veza.marketplace.invoices import render_job_id
 from veza.marketplace.order_models import OrderCreated, OrderIn
 from veza.notifications.service import notify
 from veza.payments import queries as payment_queries
@@ -173,7 +174,7 @@ async def fulfil(tx: Transaction, app: web.Application, order: dict[str, Any]) -
 
 
 async def queue_invoice(app: web.Application, order_id: UUID) -> None:
-    await enqueue(app, RENDER_INVOICE_JOB, str(order_id), job_id=f"invoice:{order_id}")
+    await enqueue(app, RENDER_INVOICE_JOB, str(order_id), job_id=render_job_id(order_id))
 
 
 async def payment_failed(tx: Transaction, app: web.Application, payment_id: str) -> str:
