@@ -135,3 +135,23 @@ async def paid_order(client, buyer: dict[str, Any], *products: dict[str, Any]) -
     )
     ids = [str(product["id"]) for product in products]
     return {"id": order_id, "items": sorted(items, key=lambda item: ids.index(str(item["product_id"])))}
+
+
+async def connected_seller(client, seller: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A seller (`seller`, or a new user) whose sandbox Connect account has completed onboarding and is
+    recorded as connected, as onboarding leaves it; the user plus its "account_id"."""
+    from veza.keys import CONNECT_GATEWAY
+
+    seller = seller or await make_user(client)
+    user_id = seller["user"]["id"]
+    gateway = client.app[CONNECT_GATEWAY]
+    account = await gateway.create_account(email=seller["user"]["email"], idempotency_key=f"account-{user_id}")
+    await gateway.complete_onboarding(account.account_id)
+    await client.app[DB].execute(
+        """
+        INSERT INTO connect_accounts (user_id, gateway, account_id, connected, connected_at)
+        VALUES (%s, %s, %s, true, now())
+        """,
+        (user_id, gateway.name, account.account_id),
+    )
+    return {**seller, "account_id": account.account_id}

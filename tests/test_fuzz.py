@@ -196,6 +196,8 @@ NEVER_2XX = {
     "POST /api/v1/webhooks/stripe",
     "GET /api/v1/metrics",
     "GET /metrics",
+    "GET /api/v1/admin/transfers",  # admins only: the fuzzing user is not one (tests/payments/test_admin_transfers.py)
+    "POST /api/v1/admin/transfers/{id}/retry",
 }
 
 

@@ -24,6 +24,7 @@ from veza.marketplace.cache import PageCache
 from veza.middlewares import MIDDLEWARES
 from veza.notifications import routes as notifications_routes
 from veza.openapi import build_spec
+from veza.payments import admin_routes as payments_admin_routes
 from veza.payments import routes as payments_routes
 from veza.payments import seller_routes
 from veza.realtime import routes as realtime_routes
@@ -53,6 +54,7 @@ ROUTE_TABLES: list[web.RouteTableDef] = [
     invoice_routes.routes,
     payments_routes.routes,
     seller_routes.routes,
+    payments_admin_routes.routes,
     tags_routes.routes,
 ]
 # Swagger UI loads its own scripts and styles and inlines some styles and images.

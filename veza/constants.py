@@ -13,6 +13,7 @@ REVERSE_TRANSFER_JOB = "reverse_transfer"  # (transfer_id): take a refunded orde
 SWEEP_SANDBOX_EVENTS_JOB = "sweep_sandbox_events"  # cron: queue again the sandbox events still undelivered
 SWEEP_CHECKOUT_JOB = "sweep_checkout"  # cron: expired idempotency keys, orders left without a payment
 RESEND_REFUNDS_JOB = "resend_refunds"  # cron: ask the gateway again for refunds it never acknowledged
+SWEEP_TRANSFERS_JOB = "sweep_transfers"  # cron: queue due transfer retries, lost transfers, due reversals
 
 # Redis keys, and the prefixes of the keys and channels named after something.
 WORKER_HEARTBEAT_KEY = "veza:worker:heartbeat"

@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     # as long (at most SANDBOX_WEBHOOK_MAX_DELAY seconds), like Hyperswitch's own retries.
     sandbox_webhook_retry_seconds: float = Field(1.0, gt=0)
     transfer_retry_enabled: bool = True
+    # A failed transfer (or reversal) is tried again after this many seconds, twice as long after each failure.
+    transfer_retry_base_seconds: float = Field(60.0, gt=0)
 
     # Names of the secrets invented at start-up (development only).
     generated_secrets: tuple[str, ...] = ()

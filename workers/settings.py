@@ -13,8 +13,11 @@ from workers.live import end_stale_broadcasts_cron
 from workers.payments import (
     deliver_sandbox_event_job,
     resend_refunds_cron,
+    reverse_transfer_job,
+    send_transfer_job,
     sweep_checkout_cron,
     sweep_sandbox_events_cron,
+    sweep_transfers_cron,
 )
 from workers.storage import reconcile_storage_cron
 from workers.system import worker_heartbeat
@@ -33,7 +36,13 @@ async def shutdown(ctx: dict) -> None:
 
 
 class WorkerSettings:
-    functions = [worker_heartbeat, deliver_sandbox_event_job, render_invoice_job]
+    functions = [
+        worker_heartbeat,
+        deliver_sandbox_event_job,
+        render_invoice_job,
+        send_transfer_job,
+        reverse_transfer_job,
+    ]
     cron_jobs = [
         cron(worker_heartbeat, second=0, unique=True),
         end_stale_broadcasts_cron,
@@ -42,6 +51,7 @@ class WorkerSettings:
         sweep_checkout_cron,
         resend_refunds_cron,
         sweep_invoices_cron,
+        sweep_transfers_cron,
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -21,7 +21,7 @@ that concurrent copies of one event apply once:
 Completing an order is ONE transaction: status and `paid_at`, a license per item for the buyer,
 each product's `sales_count`, one pending `seller_transfers` row per seller (the seller's items
 minus PLATFORM_FEE_RATE, the fee rounded half up on the seller's subtotal), the invoice number, and
-the buyer's and sellers' notifications; the invoice PDF is queued after the commit.
+the buyer's and sellers' notifications; the invoice PDF and the transfers are queued after the commit.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from veza.marketplace.invoices import render_job_id
 from veza.marketplace.order_models import OrderCreated, OrderIn
 from veza.notifications.service import notify
 from veza.payments import queries as payment_queries
+from veza.payments.payouts import queue_transfer
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ async def fulfil(tx: Transaction, app: web.Application, order: dict[str, Any]) -
     rate = app[SETTINGS].platform_fee_rate
     for seller_id, subtotal in sorted(subtotals.items()):
         fee = platform_fee(subtotal, rate)
-        await payment_queries.insert_seller_transfer(
+        transfer_id = await payment_queries.insert_seller_transfer(
             tx,
             seller_id=seller_id,
             order_id=order_id,
@@ -148,6 +149,8 @@ async def fulfil(tx: Transaction, app: web.Application, order: dict[str, Any]) -
             platform_fee_cents=fee,
             currency=order["currency"],
         )
+        if transfer_id is not None:
+            tx.after_commit(queue_transfer, app, transfer_id)
         await notify(
             app,
             seller_id,

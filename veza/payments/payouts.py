@@ -1,13 +1,40 @@
-"""Payouts: each seller's share of a paid order sent on the Connect gateway, retried, reversed."""
+"""Payouts: each seller's share of a paid order sent on the Connect gateway, retried, reversed.
+
+Sending (`send_transfer`, the SEND_TRANSFER_JOB's work): a `pending` transfer, or a `failed` one whose
+retry is due, is sent to the seller's Connect account once they are connected (before that it waits
+`pending`: it is queued when they connect, and the sweep picks it up too). The gateway is called
+outside any transaction, with the idempotency key `transfer-<id>`: the row's id alone, the same on
+every try, so a worker killed mid-call retries the very same transfer and the gateway answers it
+again instead of paying twice. Then the row moves by a guarded `transition`, which applies once.
+
+Failures: a refusal (GatewayRefused) is a try; the transfer is `failed` with `retry_count + 1` and
+`next_retry_at = now + TRANSFER_RETRY_BASE_SECONDS * 2**retry_count`, and after MAX_TRIES refusals
+it is `permanently_failed` (the seller and the admins are notified; an admin may retry it). An
+unavailable gateway (GatewayUnavailable: an outage, a timeout) is not counted as a try: the transfer
+waits `failed` for the same delay without using up its tries, so an outage, however long, never
+ends a transfer. Reversals (`reverse_transfer`) follow the same rules with `reversal_retry_count`.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from aiohttp import web
 
 from veza.constants import REVERSE_TRANSFER_JOB, SEND_TRANSFER_JOB
+from veza.db import Executor, Row, Transaction, transaction
+from veza.errors import Conflict
 from veza.jobs import enqueue
+from veza.keys import CONNECT_GATEWAY, DB, SETTINGS
+from veza.notifications.service import notify
+from veza.payments import transfer_queries as queries
+from veza.payments.gateway import GatewayRefused, GatewayUnavailable
+from veza.payments.transfer_queries import transition
+from veza.users import queries as user_queries
+
+MAX_TRIES = 5
+LOST_AFTER_SECONDS = 60.0  # a pending transfer of a connected seller this old has lost its job
 
 
 def transfer_job_id(transfer_id: UUID | str, attempt: int) -> str:
@@ -25,3 +52,185 @@ async def queue_transfer(app: web.Application, transfer_id: UUID | str, attempt:
 
 async def queue_reversal(app: web.Application, transfer_id: UUID | str, attempt: int = 0) -> None:
     await enqueue(app, REVERSE_TRANSFER_JOB, str(transfer_id), job_id=reversal_job_id(transfer_id, attempt))
+
+
+def retry_delay(app: web.Application, retry_count: int) -> timedelta:
+    """How long a transfer that had failed `retry_count` times before this failure waits: the base, doubled
+    for each earlier failure."""
+    return timedelta(seconds=app[SETTINGS].transfer_retry_base_seconds * 2**retry_count)
+
+
+def retryable_now(transfer: Row) -> bool:
+    """Whether an admin may send the transfer again at once: failed, or permanently failed while sending
+    (a permanently failed reversal has a gateway transfer: sending it again would not take the money back)."""
+    return transfer["status"] == "failed" or (
+        transfer["status"] == "permanently_failed" and transfer["gateway_transfer_id"] is None
+    )
+
+
+async def send_transfer(app: web.Application, transfer_id: UUID, *, now: bool = False) -> Row | None:
+    """Send the transfer if it is due; the row as it ends, or None when there was nothing to send.
+
+    `now` is an admin's retry: a failed or permanently failed transfer is sent whatever its schedule,
+    and a failure is raised (the gateway's 502 or 503) once recorded, as is a seller not connected (409).
+    """
+    db = app[DB]
+    transfer = await queries.transfer(db, transfer_id)
+    if transfer is None:
+        return None
+    due = transfer["status"] == "pending" or (transfer["status"] == "failed" and transfer["due"])
+    if not (due or (now and retryable_now(transfer))):
+        return None
+    account_id = await queries.connected_account(db, transfer["seller_id"])
+    if account_id is None:
+        if now:
+            raise Conflict("The seller has no connected payout account: the transfer waits for it")
+        return transfer  # it waits for the seller's onboarding
+    try:
+        sent = await app[CONNECT_GATEWAY].create_transfer(
+            destination=account_id,
+            amount=transfer["amount_cents"],
+            currency=transfer["currency"],
+            transfer_group=str(transfer["order_id"]),
+            source_transaction=None,  # buyers pay through the payment gateway: no charge of the Connect platform
+            idempotency_key=f"transfer-{transfer_id}",
+        )
+    except (GatewayRefused, GatewayUnavailable) as exc:
+        row = await _transfer_failed(app, transfer, exc)
+        if now:
+            raise
+        return row
+    async with transaction(db) as tx:
+        done = await transition(
+            tx,
+            transfer_id,
+            "completed",
+            only_from=frozenset({transfer["status"]}),
+            gateway_transfer_id=sent.transfer_id,
+            next_retry_at=None,
+            last_error=None,
+        )
+        if done is not None:
+            await notify(
+                app,
+                transfer["seller_id"],
+                "transfer.completed",
+                "Your payout is on its way",
+                f"{_money(transfer)} from an order were sent to your payout account.",
+                _data(transfer),
+                tx=tx,
+            )
+    return done or await queries.transfer(db, transfer_id)
+
+
+async def _transfer_failed(app: web.Application, transfer: Row, exc: Exception) -> Row | None:
+    failures = transfer["retry_count"] + (1 if isinstance(exc, GatewayRefused) else 0)
+    if transfer["status"] == "permanently_failed":
+        return transfer  # an admin's retry that failed: it stays as it was (it has no more tries to count)
+    async with transaction(app[DB]) as tx:
+        if failures >= MAX_TRIES:
+            row = await transition(
+                tx, transfer["id"], "permanently_failed", only_from=frozenset({transfer["status"]}),
+                retry_count=failures, last_error=str(exc), next_retry_at=None,
+            )  # fmt: skip
+            if row is not None:
+                await _notify_given_up(app, tx, row, "transfer", notify_seller=True)
+        else:
+            row = await transition(
+                tx, transfer["id"], "failed", only_from=frozenset({transfer["status"]}), retry_count=failures,
+                last_error=str(exc), next_retry_at=await _later(tx, retry_delay(app, transfer["retry_count"])),
+            )  # fmt: skip
+    return row
+
+
+async def reverse_transfer(app: web.Application, transfer_id: UUID) -> Row | None:
+    """Take back a refunded order's transfer (`reversal_pending`, its retry due); the row as it ends, or None."""
+    db = app[DB]
+    transfer = await queries.transfer(db, transfer_id)
+    if transfer is None or transfer["status"] != "reversal_pending" or not transfer["due"]:
+        return None
+    try:
+        reversal = await app[CONNECT_GATEWAY].reverse_transfer(
+            transfer["gateway_transfer_id"],
+            amount=transfer["amount_cents"],
+            idempotency_key=f"reversal-{transfer_id}",
+        )
+    except (GatewayRefused, GatewayUnavailable) as exc:
+        return await _reversal_failed(app, transfer, exc)
+    return await transition(
+        db, transfer_id, "reversed", gateway_reversal_id=reversal.reversal_id, next_retry_at=None, last_error=None
+    )
+
+
+async def _reversal_failed(app: web.Application, transfer: Row, exc: Exception) -> Row | None:
+    failures = transfer["reversal_retry_count"] + (1 if isinstance(exc, GatewayRefused) else 0)
+    async with transaction(app[DB]) as tx:
+        if failures >= MAX_TRIES:
+            row = await transition(
+                tx, transfer["id"], "permanently_failed", only_from=frozenset({"reversal_pending"}),
+                reversal_retry_count=failures, last_error=str(exc), next_retry_at=None,
+            )  # fmt: skip
+            if row is not None:
+                await _notify_given_up(app, tx, row, "reversal", notify_seller=False)
+        else:
+            row = await transition(
+                tx, transfer["id"], "reversal_pending", only_from=frozenset({"reversal_pending"}),
+                reversal_retry_count=failures, last_error=str(exc),
+                next_retry_at=await _later(tx, retry_delay(app, transfer["reversal_retry_count"])),
+            )  # fmt: skip
+    return row
+
+
+async def _later(tx: Executor, delay: timedelta) -> datetime:
+    """The database's now plus `delay`: due times compare with the database's clock."""
+    return await tx.fetch_val("SELECT now() + %s", (delay,))
+
+
+def _money(transfer: Row) -> str:
+    return f"{transfer['amount_cents'] / 100:.2f} {transfer['currency']}"
+
+
+def _data(transfer: Row) -> dict:
+    return {
+        "transfer_id": str(transfer["id"]),
+        "order_id": str(transfer["order_id"]),
+        "amount_cents": transfer["amount_cents"],
+        "currency": transfer["currency"],
+    }
+
+
+async def _notify_given_up(
+    app: web.Application, tx: Transaction, transfer: Row, what: str, *, notify_seller: bool
+) -> None:
+    if notify_seller:
+        await notify(
+            app,
+            transfer["seller_id"],
+            "transfer.failed",
+            "Your payout could not be sent",
+            f"We could not send you {_money(transfer)}; our team is looking into it.",
+            _data(transfer),
+            tx=tx,
+        )
+    for admin_id in await user_queries.admin_ids(tx):
+        await notify(
+            app,
+            admin_id,
+            f"{what}.permanently_failed",
+            f"A seller {what} failed for good",
+            f"The {what} of {_money(transfer)} failed {MAX_TRIES} times: {transfer['last_error']}",
+            {**_data(transfer), "seller_id": str(transfer["seller_id"])},
+            tx=tx,
+        )
+
+
+async def queue_due(app: web.Application) -> dict[str, int]:
+    """The sweep: queue every transfer and reversal whose try is due, each under its attempt's job id."""
+    db, retries = app[DB], app[SETTINGS].transfer_retry_enabled
+    transfers = await queries.transfers_to_send(db, retries=retries, lost_after_seconds=LOST_AFTER_SECONDS)
+    for row in transfers:
+        await queue_transfer(app, row["id"], row["retry_count"])
+    reversals = await queries.reversals_to_send(db, retries=retries)
+    for row in reversals:
+        await queue_reversal(app, row["id"], row["reversal_retry_count"])
+    return {"transfers": len(transfers), "reversals": len(reversals)}

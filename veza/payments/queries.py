@@ -130,11 +130,12 @@ async def mark_webhook_processed(db: Executor, source: str, event_id: str, outco
 
 async def insert_seller_transfer(
     db: Executor, *, seller_id: UUID, order_id: UUID, amount_cents: int, platform_fee_cents: int, currency: str
-) -> None:
-    await db.execute(
+) -> UUID | None:
+    """The new transfer's id; None if the order already has the seller's transfer."""
+    return await db.fetch_val(
         """
         INSERT INTO seller_transfers (seller_id, order_id, amount_cents, platform_fee_cents, currency)
-        VALUES (%s, %s, %s, %s, %s) ON CONFLICT (order_id, seller_id) DO NOTHING
+        VALUES (%s, %s, %s, %s, %s) ON CONFLICT (order_id, seller_id) DO NOTHING RETURNING id
         """,
         (seller_id, order_id, amount_cents, platform_fee_cents, currency),
     )

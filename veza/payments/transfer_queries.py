@@ -16,6 +16,7 @@ was its own.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -63,4 +64,80 @@ async def transition(
         RETURNING *
         """,
         {**fields, "target": target, "id": transfer_id, "allowed": allowed},
+    )
+
+
+TRANSFER_COLUMNS = (
+    "id, seller_id, order_id, amount_cents, platform_fee_cents, currency, status, retry_count, next_retry_at, "
+    "created_at"
+)
+
+
+async def transfer(db: Executor, transfer_id: UUID) -> Row | None:
+    """The transfer, with `due`: whether its next try may run now (no retry scheduled, or one that is due)."""
+    return await db.fetch_one(
+        "SELECT *, coalesce(next_retry_at <= now(), true) AS due FROM seller_transfers WHERE id = %s",
+        (transfer_id,),
+    )
+
+
+async def connected_account(db: Executor, seller_id: UUID) -> str | None:
+    """The seller's Connect account id once onboarding is done; None while transfers to them must wait."""
+    return await db.fetch_val("SELECT account_id FROM connect_accounts WHERE user_id = %s AND connected", (seller_id,))
+
+
+async def transfers_to_send(db: Executor, *, retries: bool, lost_after_seconds: float) -> list[Row]:
+    """Transfers whose job is due: failed ones whose retry is due (with `retries`), and pending ones of
+    connected sellers older than `lost_after_seconds` (their job was lost: a process died before or
+    after queuing it)."""
+    return await db.fetch_all(
+        """
+        SELECT t.id, t.retry_count FROM seller_transfers t
+        WHERE (%(retries)s AND t.status = 'failed' AND t.next_retry_at <= now())
+           OR (t.status = 'pending' AND t.created_at <= now() - make_interval(secs => %(lost)s)
+               AND EXISTS (SELECT FROM connect_accounts a WHERE a.user_id = t.seller_id AND a.connected))
+        ORDER BY t.created_at, t.id
+        """,
+        {"retries": retries, "lost": lost_after_seconds},
+    )
+
+
+async def reversals_to_send(db: Executor, *, retries: bool) -> list[Row]:
+    """Reversals whose job is due: never tried, or (with `retries`) failed and due again."""
+    return await db.fetch_all(
+        """
+        SELECT id, reversal_retry_count FROM seller_transfers
+        WHERE status = 'reversal_pending'
+          AND (next_retry_at IS NULL OR (%(retries)s AND next_retry_at <= now()))
+        ORDER BY created_at, id
+        """,
+        {"retries": retries},
+    )
+
+
+async def transfers_page(
+    db: Executor,
+    *,
+    status: str | None,
+    seller_id: UUID | None,
+    created_from: datetime | None,
+    created_before: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Row], int]:
+    """Every seller's transfers, newest first, filtered by status, seller and a [from, before) creation range."""
+    filters = {
+        "status = %(status)s": status,
+        "seller_id = %(seller_id)s": seller_id,
+        "created_at >= %(created_from)s": created_from,
+        "created_at < %(created_before)s": created_before,
+    }
+    where = " AND ".join([condition for condition, value in filters.items() if value is not None] or ["true"])
+    return await db.fetch_page(
+        TRANSFER_COLUMNS,
+        f"seller_transfers WHERE {where}",
+        {"status": status, "seller_id": seller_id, "created_from": created_from, "created_before": created_before},
+        order_by="created_at DESC, id",
+        limit=limit,
+        offset=offset,
     )

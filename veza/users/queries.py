@@ -62,3 +62,8 @@ async def update_user(db: Executor, user_id: UUID, fields: dict[str, Any]) -> Ro
 async def become_seller(db: Executor, user_id: UUID) -> bool:
     """A user's first product makes them a seller; admins stay admins."""
     return bool(await db.execute("UPDATE users SET role = 'seller' WHERE id = %s AND role = 'user'", (user_id,)))
+
+
+async def admin_ids(db: Executor) -> list[UUID]:
+    """Every admin, for the notifications meant for the platform's team."""
+    return [row["id"] for row in await db.fetch_all("SELECT id FROM users WHERE role = 'admin' ORDER BY id")]
