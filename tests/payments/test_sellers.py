@@ -4,8 +4,8 @@ import asyncio
 import time
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.factories import make_product, make_user, paid_order
-from tests.payments.helpers import count
+from tests.factories import make_product, make_user, paid_order, run_burst_worker
+from tests.payments.helpers import count, worker_settings
 from veza.constants import SEND_TRANSFER_JOB
 from veza.keys import ARQ, CONNECT_GATEWAY, DB, SETTINGS
 from veza.payments.payouts import transfer_job_id
@@ -52,6 +52,10 @@ async def test_onboarding_on_the_sandbox_connects_the_seller_and_sends_their_wai
     seller_id = seller["user"]["id"]
     order = await sold(client, seller)
     transfer_id = await client.app[DB].fetch_val("SELECT id FROM seller_transfers WHERE seller_id = %s", (seller_id,))
+    await run_burst_worker(worker_settings(client))  # the completion's transfer job: the seller is not connected
+    assert await client.app[DB].fetch_val("SELECT status FROM seller_transfers WHERE id = %s", (transfer_id,)) == (
+        "pending"
+    )
     assert await balance(client, seller) == {"connected": False, "available": 0, "pending": 0}
 
     url = await onboard(client, seller)

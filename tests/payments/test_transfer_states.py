@@ -11,10 +11,12 @@ from veza.payments.transfer_queries import STATES, TRANSITIONS, sources, transit
 DESIGN_PAIRS = {  # DESIGN.md §6, and the table's own additions (retries that fail again, cancellation)
     ("pending", "completed"), ("pending", "failed"), ("pending", "cancelled"),
     ("failed", "completed"), ("failed", "failed"), ("failed", "permanently_failed"), ("failed", "cancelled"),
-    ("permanently_failed", "completed"),
+    ("permanently_failed", "completed"), ("permanently_failed", "permanently_failed"),
+    ("permanently_failed", "reversal_pending"), ("permanently_failed", "cancelled"),
     ("completed", "reversal_pending"),
     ("reversal_pending", "reversed"), ("reversal_pending", "reversal_pending"),
     ("reversal_pending", "permanently_failed"),
+    ("cancelled", "reversal_pending"),
 }  # fmt: skip
 
 

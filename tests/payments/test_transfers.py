@@ -111,8 +111,32 @@ async def test_a_refused_transfer_is_retried_on_schedule_and_completes(client):
     (done,) = await transfers_of(db, transfer["order_id"])
     assert (done["status"], done["retry_count"], done["next_retry_at"]) == ("completed", 1, None)
     assert done["last_error"] is None
-    assert await db.fetch_val("SELECT count(*) FROM sandbox_transfers") == 1
+    # a refusal moves the idempotency key on: Stripe would answer the old key with its refusal again
+    assert await db.fetch_val("SELECT idempotency_key FROM sandbox_transfers") == f"transfer-{transfer['id']}-1"
     assert await notes(db, "transfer.") == [(seller["user"]["id"], "transfer.completed")]
+
+
+async def test_a_transfer_cancelled_by_a_refund_while_it_was_being_sent_is_taken_back(client, monkeypatch):
+    db = client.app[DB]
+    _, transfer = await one_sale(client)  # pending: no worker ran
+    gateway = client.app[CONNECT_GATEWAY]
+    send = gateway.create_transfer
+
+    async def paid_while_the_refund_settles(**kwargs):
+        sent = await send(**kwargs)
+        assert await transition(db, transfer["id"], "cancelled")  # as the refund's settlement does meanwhile
+        return sent
+
+    monkeypatch.setattr(gateway, "create_transfer", paid_while_the_refund_settles)
+    await payouts.send_transfer(client.app, transfer["id"])
+    (row,) = await transfers_of(db, transfer["order_id"])
+    sent = await db.fetch_one("SELECT id FROM sandbox_transfers")
+    assert (row["status"], row["gateway_transfer_id"]) == ("reversal_pending", sent["id"])
+    monkeypatch.undo()
+    await run_burst_worker(worker_settings(client))  # the reversal queued after the commit
+    (row,) = await transfers_of(db, transfer["order_id"])
+    assert row["status"] == "reversed"
+    assert await db.fetch_val("SELECT amount_reversed FROM sandbox_transfers") == 2699
 
 
 async def test_five_refusals_end_permanently_failed_and_an_admin_retry_completes_it(client):
@@ -262,10 +286,21 @@ async def test_a_reversal_refused_five_times_is_given_up_and_the_admins_told(cli
         await make_due(db, transfer["id"])
     assert await payouts.reverse_transfer(client.app, transfer["id"]) is None
     assert await notes(db, "reversal.") == [(admin["user"]["id"], "reversal.permanently_failed")]
-    # an admin cannot "retry" it as a transfer: that would not take the money back
-    resp = await client.post(f"/api/v1/admin/transfers/{transfer['id']}/retry", headers=admin["headers"])
-    assert resp.status == 409
-    assert (await resp.json())["code"] == "transfer_not_retryable"
+    # an admin's retry tries the reversal again (sending it again would not take the money back)
+    retry = f"/api/v1/admin/transfers/{transfer['id']}/retry"
+    resp = await client.post(retry, headers=admin["headers"])
+    assert resp.status == 502  # still refused: recorded, nobody told twice
+    row = await db.fetch_one("SELECT * FROM seller_transfers WHERE id = %s", (transfer["id"],))
+    assert (row["status"], row["reversal_retry_count"]) == ("permanently_failed", 6)
+    assert await notes(db, "reversal.") == [(admin["user"]["id"], "reversal.permanently_failed")]
+    await db.execute(
+        "UPDATE seller_transfers SET gateway_transfer_id = %s WHERE id = %s",
+        (transfer["gateway_transfer_id"], transfer["id"]),
+    )
+    resp = await client.post(retry, headers=admin["headers"])
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["data"]["status"] == "reversed"
+    assert await db.fetch_val("SELECT count(*) FROM sandbox_transfer_reversals") == 1
 
 
 def test_the_retry_delay_doubles_from_the_base(settings):

@@ -3,9 +3,13 @@
 Sending (`send_transfer`, the SEND_TRANSFER_JOB's work): a `pending` transfer, or a `failed` one whose
 retry is due, is sent to the seller's Connect account once they are connected (before that it waits
 `pending`: it is queued when they connect, and the sweep picks it up too). The gateway is called
-outside any transaction, with the idempotency key `transfer-<id>`: the row's id alone, the same on
-every try, so a worker killed mid-call retries the very same transfer and the gateway answers it
-again instead of paying twice. Then the row moves by a guarded `transition`, which applies once.
+outside any transaction, with an idempotency key made of the row's id and the number of refusals so
+far (`gateway_key`): a worker killed mid-call, or a timeout whose outcome is unknown, retries with the
+very same key, and the gateway answers that transfer again instead of paying twice; only a definite
+refusal, after which nothing was paid, moves the key on (Stripe keeps a key's answer, refusals
+included, for 24 hours: the same key would be refused again). Then the row moves by a guarded
+`transition`, which applies once. A refund that cancelled the transfer while its send was under way
+finds it paid after all: it then goes to `reversal_pending`, and the money is taken back.
 
 Failures: a refusal (GatewayRefused) is a try; the transfer is `failed` with `retry_count + 1` and
 `next_retry_at = now + TRANSFER_RETRY_BASE_SECONDS * 2**retry_count`, and after MAX_TRIES refusals
@@ -54,6 +58,11 @@ async def queue_reversal(app: web.Application, transfer_id: UUID | str, attempt:
     await enqueue(app, REVERSE_TRANSFER_JOB, str(transfer_id), job_id=reversal_job_id(transfer_id, attempt))
 
 
+def gateway_key(kind: str, transfer_id: UUID, refusals: int) -> str:
+    """The idempotency key of a transfer's (or reversal's) call: the same until the gateway refuses it."""
+    return f"{kind}-{transfer_id}" if refusals == 0 else f"{kind}-{transfer_id}-{refusals}"
+
+
 def retry_delay(app: web.Application, retry_count: int) -> timedelta:
     """How long a transfer that had failed `retry_count` times before this failure waits: the base, doubled
     for each earlier failure."""
@@ -61,11 +70,14 @@ def retry_delay(app: web.Application, retry_count: int) -> timedelta:
 
 
 def retryable_now(transfer: Row) -> bool:
-    """Whether an admin may send the transfer again at once: failed, or permanently failed while sending
-    (a permanently failed reversal has a gateway transfer: sending it again would not take the money back)."""
-    return transfer["status"] == "failed" or (
-        transfer["status"] == "permanently_failed" and transfer["gateway_transfer_id"] is None
-    )
+    """Whether an admin may try the transfer again at once: failed, or permanently failed (sending it, or,
+    when it was paid, taking it back)."""
+    return transfer["status"] in ("failed", "permanently_failed")
+
+
+def reversal_failed_for_good(transfer: Row) -> bool:
+    """A permanently failed transfer that was paid: what failed for good is its reversal."""
+    return transfer["status"] == "permanently_failed" and transfer["gateway_transfer_id"] is not None
 
 
 async def send_transfer(app: web.Application, transfer_id: UUID, *, now: bool = False) -> Row | None:
@@ -93,7 +105,7 @@ async def send_transfer(app: web.Application, transfer_id: UUID, *, now: bool = 
             currency=transfer["currency"],
             transfer_group=str(transfer["order_id"]),
             source_transaction=None,  # buyers pay through the payment gateway: no charge of the Connect platform
-            idempotency_key=f"transfer-{transfer_id}",
+            idempotency_key=gateway_key("transfer", transfer_id, transfer["retry_count"]),
         )
     except (GatewayRefused, GatewayUnavailable) as exc:
         row = await _transfer_failed(app, transfer, exc)
@@ -110,6 +122,11 @@ async def send_transfer(app: web.Application, transfer_id: UUID, *, now: bool = 
             next_retry_at=None,
             last_error=None,
         )
+        if done is None and await transition(
+            tx, transfer_id, "reversal_pending", only_from=frozenset({"cancelled"}),
+            gateway_transfer_id=sent.transfer_id, next_retry_at=None,
+        ):  # fmt: skip
+            tx.after_commit(queue_reversal, app, transfer_id, transfer["reversal_retry_count"])
         if done is not None:
             await notify(
                 app,
@@ -125,15 +142,13 @@ async def send_transfer(app: web.Application, transfer_id: UUID, *, now: bool = 
 
 async def _transfer_failed(app: web.Application, transfer: Row, exc: Exception) -> Row | None:
     failures = transfer["retry_count"] + (1 if isinstance(exc, GatewayRefused) else 0)
-    if transfer["status"] == "permanently_failed":
-        return transfer  # an admin's retry that failed: it stays as it was (it has no more tries to count)
     async with transaction(app[DB]) as tx:
-        if failures >= MAX_TRIES:
+        if failures >= MAX_TRIES or transfer["status"] == "permanently_failed":  # or an admin's retry failed
             row = await transition(
                 tx, transfer["id"], "permanently_failed", only_from=frozenset({transfer["status"]}),
                 retry_count=failures, last_error=str(exc), next_retry_at=None,
             )  # fmt: skip
-            if row is not None:
+            if row is not None and transfer["status"] != "permanently_failed":
                 await _notify_given_up(app, tx, row, "transfer", notify_seller=True)
         else:
             row = await transition(
@@ -143,9 +158,17 @@ async def _transfer_failed(app: web.Application, transfer: Row, exc: Exception) 
     return row
 
 
-async def reverse_transfer(app: web.Application, transfer_id: UUID) -> Row | None:
-    """Take back a refunded order's transfer (`reversal_pending`, its retry due); the row as it ends, or None."""
+async def reverse_transfer(app: web.Application, transfer_id: UUID, *, now: bool = False) -> Row | None:
+    """Take back a refunded order's transfer (`reversal_pending`, its retry due); the row as it ends, or None.
+
+    `now` is an admin's retry of a reversal that failed for good: it is tried at once, and a failure is
+    raised (the gateway's 502 or 503) once recorded.
+    """
     db = app[DB]
+    if now and not await transition(
+        db, transfer_id, "reversal_pending", only_from=frozenset({"permanently_failed"}), next_retry_at=None
+    ):
+        return None
     transfer = await queries.transfer(db, transfer_id)
     if transfer is None or transfer["status"] != "reversal_pending" or not transfer["due"]:
         return None
@@ -153,24 +176,27 @@ async def reverse_transfer(app: web.Application, transfer_id: UUID) -> Row | Non
         reversal = await app[CONNECT_GATEWAY].reverse_transfer(
             transfer["gateway_transfer_id"],
             amount=transfer["amount_cents"],
-            idempotency_key=f"reversal-{transfer_id}",
+            idempotency_key=gateway_key("reversal", transfer_id, transfer["reversal_retry_count"]),
         )
     except (GatewayRefused, GatewayUnavailable) as exc:
-        return await _reversal_failed(app, transfer, exc)
+        row = await _reversal_failed(app, transfer, exc, given_up_before=now)
+        if now:
+            raise
+        return row
     return await transition(
         db, transfer_id, "reversed", gateway_reversal_id=reversal.reversal_id, next_retry_at=None, last_error=None
     )
 
 
-async def _reversal_failed(app: web.Application, transfer: Row, exc: Exception) -> Row | None:
+async def _reversal_failed(app: web.Application, transfer: Row, exc: Exception, *, given_up_before: bool) -> Row | None:
     failures = transfer["reversal_retry_count"] + (1 if isinstance(exc, GatewayRefused) else 0)
     async with transaction(app[DB]) as tx:
-        if failures >= MAX_TRIES:
+        if failures >= MAX_TRIES or given_up_before:  # or an admin's retry failed again
             row = await transition(
                 tx, transfer["id"], "permanently_failed", only_from=frozenset({"reversal_pending"}),
                 reversal_retry_count=failures, last_error=str(exc), next_retry_at=None,
             )  # fmt: skip
-            if row is not None:
+            if row is not None and not given_up_before:
                 await _notify_given_up(app, tx, row, "reversal", notify_seller=False)
         else:
             row = await transition(

@@ -2,13 +2,18 @@
 
     pending            -> completed | failed | cancelled
     failed             -> completed | failed | permanently_failed | cancelled
-    permanently_failed -> completed | cancelled (an admin's retry; the order refunded)
+    permanently_failed -> completed | permanently_failed | reversal_pending | cancelled
     completed          -> reversal_pending     (the order was refunded)
     reversal_pending   -> reversed | reversal_pending | permanently_failed
+    cancelled          -> reversal_pending     (it was paid after all: see below)
 
 `failed -> failed` is a retry that failed again; `reversal_pending -> reversal_pending` a reversal
-that failed and waits for its next try. `cancelled` is a transfer that was never paid when its
-order was refunded: there is nothing to take back, and an admin's retry must not pay it then.
+that failed and waits for its next try. From `permanently_failed` an admin's retry completes the
+transfer, fails again, or, for a reversal that had failed for good, tries the reversal again.
+`cancelled` is a transfer that was never paid when its order was refunded: there is nothing to take
+back, and an admin's retry must not pay it then. Only when a send already under way when the refund
+cancelled it turns out to have paid (the gateway answered after the refund settled) does a cancelled
+transfer move on, to `reversal_pending`, so that the money is taken back.
 Every other change is refused: `transition` changes a row only from a state that allows the
 change, so concurrent workers and webhooks apply each change once, and a caller learns whether it
 was its own.
@@ -25,11 +30,11 @@ from veza.db import Executor, Row, set_clause
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending": frozenset({"completed", "failed", "cancelled"}),
     "failed": frozenset({"completed", "failed", "permanently_failed", "cancelled"}),
-    "permanently_failed": frozenset({"completed", "cancelled"}),
+    "permanently_failed": frozenset({"completed", "permanently_failed", "reversal_pending", "cancelled"}),
     "completed": frozenset({"reversal_pending"}),
     "reversal_pending": frozenset({"reversed", "reversal_pending", "permanently_failed"}),
     "reversed": frozenset(),
-    "cancelled": frozenset(),
+    "cancelled": frozenset({"reversal_pending"}),
 }
 STATES = frozenset(TRANSITIONS)
 UPDATABLE = frozenset(
