@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from veza.http import Page
-
-TransferStatus = Literal[
-    "pending", "completed", "failed", "permanently_failed", "reversal_pending", "reversed", "cancelled"
-]
+from veza.payments.models import TransferOut, TransferStatus
 
 
 def _moment(value: Any) -> Any:
@@ -66,21 +63,8 @@ def _instant(value: datetime | date | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-class AdminTransferOut(BaseModel):
-    id: UUID
-    seller_id: UUID
-    order_id: UUID
-    amount_cents: int
-    platform_fee_cents: int
-    currency: str
-    status: TransferStatus
-    retry_count: int
-    next_retry_at: datetime | None
-    created_at: datetime
-
-
 class AdminTransferList(BaseModel):
-    transfers: list[AdminTransferOut]
+    transfers: list[TransferOut]
     total: int
 
 

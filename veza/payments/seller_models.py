@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
-from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from veza.http import Page
-
-TransferStatus = Literal[
-    "pending", "completed", "failed", "permanently_failed", "reversal_pending", "reversed", "cancelled"
-]
+from veza.payments.models import TransferOut
 
 
 class OnboardingOut(BaseModel):
@@ -29,21 +24,8 @@ class BalanceOut(BaseModel):
     pending: int = Field(description="Cents on their way to the seller's balance")
 
 
-class SellerTransferOut(BaseModel):
-    id: UUID
-    seller_id: UUID
-    order_id: UUID
-    amount_cents: int
-    platform_fee_cents: int
-    currency: str
-    status: TransferStatus
-    retry_count: int
-    next_retry_at: datetime | None
-    created_at: datetime
-
-
 class SellerTransferList(BaseModel):
-    transfers: list[SellerTransferOut]
+    transfers: list[TransferOut]
     total: int
 
 
