@@ -31,6 +31,10 @@ OWNERS = {
     "sandbox_transfers": "payments",
     "sandbox_transfer_reversals": "payments",
     "refunds": "marketplace",
+    "gear_items": "gear",
+    "gear_documents": "gear",
+    "gear_repairs": "gear",
+    "gear_warranty_notices": "gear",
     "idempotency_keys": "idempotency",  # veza/idempotency.py, shared by every write that moves money
     "notifications": "notifications",
     "tags": "tags",

@@ -8,6 +8,7 @@ END_STALE_BROADCASTS_JOB = "end_stale_broadcasts"
 RENDER_INVOICE_JOB = "render_invoice"  # (order_id): the order's invoice PDF, rendered and stored once
 SWEEP_INVOICES_JOB = "sweep_invoices"  # cron: enqueues render_invoice for paid orders whose PDF is not stored
 DELIVER_SANDBOX_EVENT_JOB = "deliver_sandbox_event"  # (event_id): the sandbox gateway POSTs its webhook
+WARRANTY_CHECK_JOB = "warranty_check"  # cron, daily: notify owners of warranties ending in 30, 7, 1, 0 days
 SEND_TRANSFER_JOB = "send_transfer"  # (transfer_id): pay a seller their share of an order
 REVERSE_TRANSFER_JOB = "reverse_transfer"  # (transfer_id): take a refunded order's transfer back
 SWEEP_SANDBOX_EVENTS_JOB = "sweep_sandbox_events"  # cron: queue again the sandbox events still undelivered
