@@ -1,0 +1,1 @@
+"""Gear inventory: items with their warranty, repairs, and documents."""
