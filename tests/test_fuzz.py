@@ -78,6 +78,12 @@ async def real_ids(client) -> dict[str, Any]:
     resp = await client.post(f"{API}/sell/connect/onboard", headers=headers)
     onboarding = urlsplit((await resp.json())["data"]["onboarding_url"])
     onboarding_link = {name: values[0] for name, values in parse_qs(onboarding.query).items()}
+    gear_body = {"name": "Fuzzed mic", "purchase_date": "2024-02-29", "warranty_months": 24}
+    gear = (await (await client.post(f"{API}/inventory/gear", json=gear_body, headers=headers)).json())["data"]
+    doomed_gear = (await (await client.post(f"{API}/inventory/gear", json=gear_body, headers=headers)).json())["data"]
+    repair_body = {"repair_date": "2025-01-10", "description": "Cleaned the grille"}
+    resp = await client.post(f"{API}/inventory/gear/{gear['id']}/repairs", json=repair_body, headers=headers)
+    repair = (await resp.json())["data"]
     return {
         "token": user["access_token"],
         "operations": [
@@ -106,6 +112,11 @@ async def real_ids(client) -> dict[str, Any]:
                 "parameters": {"payment_id": order["payment"]["payment_id"]},
             },
             {"include-path-regex": r"^/api/v1/live/streams/\{id\}", "parameters": {"id": stream["id"]}},
+            {"include-operation-id": "delete_delete_gear_item", "parameters": {"id": doomed_gear["id"]}},
+            {
+                "include-path-regex": r"^/api/v1/inventory/gear/\{id\}",
+                "parameters": {"id": gear["id"], "repairId": repair["id"]},
+            },
             {"include-path-regex": r"^/api/v1/notifications/\{id\}", "parameters": {"id": str(note["id"])}},
             {"include-path-regex": r"^/api/v1/storage/local/", "parameters": {"key": key, **signed}},
             {"include-path-regex": r"^/api/v1/live/rtmp/", "parameters": {"secret": SECRET}},
