@@ -187,6 +187,8 @@ async def test_patch_months_replace_the_expiry_and_count_from_the_merged_purchas
     path = f"{API}/{item['id']}"
     resp = await client.patch(path, json={"warranty_months": 1}, headers=user["headers"])
     assert (await resp.json())["data"]["warranty_expires_at"] == "2024-02-29"
+    resp = await client.patch(path, json={"warranty_months": None, "notes": "kept"}, headers=user["headers"])
+    assert (await resp.json())["data"]["warranty_expires_at"] == "2024-02-29"  # no months: the expiry stays
     resp = await client.patch(path, json={"purchase_date": None, "warranty_expires_at": None}, headers=user["headers"])
     assert (await resp.json())["data"]["warranty"] == {"status": "none", "expires_at": None, "days_left": None}
     resp = await client.patch(path, json={"warranty_months": 6}, headers=user["headers"])

@@ -43,10 +43,7 @@ def stored_fields(item: GearIn) -> dict[str, Any]:
             raise invalid("warranty_months", f"the expiry would be after {LATEST}")
     expires, bought = fields["warranty_expires_at"], item.purchase_date
     if expires is not None and bought is not None and expires < bought:
-        field = "warranty_expires_at" if item.warranty_months is None else "warranty_months"
-        raise Invalid(
-            details=[{"field": field, "message": f"the warranty cannot end before the purchase date {bought}"}]
-        )
+        raise invalid("warranty_expires_at", f"the warranty cannot end before the purchase date {bought}")
     return fields
 
 
@@ -64,7 +61,7 @@ async def update_item(app: web.Application, owner_id: UUID, item_id: UUID, chang
     async with transaction(app[DB]) as tx:
         row = await queries.get_item(tx, item_id, owner_id, lock=True)
         merged = {column: row[column] for column in queries.EDITABLE_COLUMNS}
-        if "warranty_months" in changed and "warranty_expires_at" not in changed:
+        if changed.get("warranty_months") is not None and "warranty_expires_at" not in changed:
             merged.pop("warranty_expires_at")  # the months replace the stored expiry
         merged.update(changed)
         item = validate(GearIn, merged)
