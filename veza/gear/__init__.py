@@ -1,0 +1,1 @@
+"""Gear inventory: items, documents, repairs, warranty."""
