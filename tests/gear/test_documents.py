@@ -9,6 +9,8 @@ from aiohttp.multipart import content_disposition_filename, parse_content_dispos
 from tests.factories import register
 from tests.gear.helpers_docs import GEAR, make_item, upload_document, used_bytes, user_blobs
 from veza.app import create_app
+from veza.db import transaction
+from veza.gear.documents import delete_item_documents
 from veza.keys import DB
 
 
@@ -184,3 +186,18 @@ async def test_a_deleted_item_takes_its_documents(client):
     await client.app[DB].execute("DELETE FROM gear_items WHERE id = %s", (item,))
     assert await client.app[DB].fetch_val("SELECT count(*) FROM gear_documents") == 0
     assert (await client.get(f"{GEAR}/{item}/documents", headers=owner["headers"])).status == 404
+
+
+async def test_deleting_an_item_frees_its_documents_quota_and_blobs(client):
+    owner = await register(client)
+    item, kept = await make_item(client.app, owner), await make_item(client.app, owner)
+    assert (await upload_document(client, owner, item, data=b"a" * 10)).status == 201
+    assert (await upload_document(client, owner, item, data=b"b" * 20)).status == 201
+    keep = (await (await upload_document(client, owner, kept, data=b"c" * 5)).json())["data"]
+    app = client.app
+    async with transaction(app[DB]) as tx:
+        assert await delete_item_documents(app, tx, uuid.UUID(owner["user"]["id"]), uuid.UUID(item)) == 2
+        await tx.execute("DELETE FROM gear_items WHERE id = %s", (item,))
+    assert await used_bytes(app, owner) == 5
+    assert await user_blobs(app, owner) == [f"gear/{owner['user']['id']}/{kept}/{keep['id']}"]
+    assert await app[DB].fetch_val("SELECT count(*) FROM gear_documents") == 1

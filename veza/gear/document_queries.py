@@ -60,5 +60,12 @@ async def delete_document(db: Executor, item_id: UUID, document_id: UUID, owner_
     )
 
 
+async def delete_item_documents(db: Executor, item_id: UUID, owner_id: UUID) -> list[Row]:
+    return await db.fetch_all(
+        "DELETE FROM gear_documents WHERE item_id = %s AND owner_id = %s RETURNING size_bytes, storage_key",
+        (item_id, owner_id),
+    )
+
+
 async def document_exists(db: Executor, document_id: UUID) -> bool:
     return bool(await db.fetch_val("SELECT 1 FROM gear_documents WHERE id = %s", (document_id,)))

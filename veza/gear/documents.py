@@ -24,7 +24,7 @@ from veza.cloud.names import sanitize_name
 from veza.cloud.quota import MiB
 from veza.cloud.service import receive
 from veza.cloud.uploads import Received, Store
-from veza.db import Row, transaction
+from veza.db import Row, Transaction, transaction
 from veza.gear import document_queries as queries
 from veza.gear.document_models import DocumentFields
 from veza.http import validate
@@ -106,6 +106,18 @@ async def delete_document(app: web.Application, user: AuthUser, item_id: UUID, d
         await cloud_queries.lock_usage(tx, user.id)
         await cloud_queries.add_used(tx, user.id, -row["size_bytes"])
         tx.after_commit(delete_blob, app[STORAGE], row["storage_key"])
+
+
+async def delete_item_documents(app: web.Application, tx: Transaction, owner_id: UUID, item_id: UUID) -> int:
+    """In the transaction deleting a gear item: its documents go, their bytes leave the quota, their
+    blobs go after the COMMIT. How many documents there were."""
+    rows = await queries.delete_item_documents(tx, item_id, owner_id)
+    if rows:
+        await cloud_queries.lock_usage(tx, owner_id)
+        await cloud_queries.add_used(tx, owner_id, -sum(row["size_bytes"] for row in rows))
+        for row in rows:
+            tx.after_commit(delete_blob, app[STORAGE], row["storage_key"])
+    return len(rows)
 
 
 async def delete_blob(storage: Storage, key: str) -> None:
