@@ -19,6 +19,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
 from tests.factories import checkout, make_product, make_user, paid_order, upload_file
+from tests.gear.helpers_docs import make_item, upload_document
 from veza.app import create_app
 from veza.keys import DB, STORAGE
 from veza.notifications.service import notify
@@ -54,7 +55,8 @@ def app(settings):
 
 async def real_ids(client) -> dict[str, Any]:
     """A user with one of everything the operations name: files (one with two versions), a product, one bought,
-    a stream, a share link, a notification, a signed storage link, a sandbox onboarding link."""
+    a stream, a share link, a notification, a signed storage link, a sandbox onboarding link, a gear item
+    with documents."""
     user = await make_user(client)
     headers = user["headers"]
     file = await upload_file(client, user)
@@ -75,6 +77,9 @@ async def real_ids(client) -> dict[str, Any]:
     )
     link = urlsplit(await client.app[STORAGE].presign(key, 3600, "beat.wav"))
     signed = {name: values[0] for name, values in parse_qs(link.query).items()}
+    gear = await make_item(client.app, user)
+    document = (await (await upload_document(client, user, gear)).json())["data"]
+    doomed_document = (await (await upload_document(client, user, gear)).json())["data"]
     resp = await client.post(f"{API}/sell/connect/onboard", headers=headers)
     onboarding = urlsplit((await resp.json())["data"]["onboarding_url"])
     onboarding_link = {name: values[0] for name, values in parse_qs(onboarding.query).items()}
@@ -121,6 +126,19 @@ async def real_ids(client) -> dict[str, Any]:
             {"include-path-regex": r"^/api/v1/storage/local/", "parameters": {"key": key, **signed}},
             {"include-path-regex": r"^/api/v1/live/rtmp/", "parameters": {"secret": SECRET}},
             {"include-path-regex": r"^/api/v1/sell/connect/sandbox/", "parameters": onboarding_link},
+            {
+                "include-operation-id": "post_upload_document",
+                "parameters": {"id": gear},
+                "checks": MULTIPART_CHECKS,
+            },
+            {
+                "include-operation-id": "delete_delete_document",
+                "parameters": {"id": gear, "doc_id": doomed_document["id"]},
+            },
+            {
+                "include-path-regex": r"^/api/v1/inventory/gear/\{id\}/documents",
+                "parameters": {"id": gear, "doc_id": document["id"]},
+            },
         ],
     }
 

@@ -1,4 +1,5 @@
-"""The ``veza`` command: serve, worker, migrate, dev, seed, openapi, create-admin, reconcile-storage."""
+"""The ``veza`` command: serve, worker, migrate, dev, seed, openapi, create-admin, reconcile-storage,
+warranty-check."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import json
 import logging
 import sys
+from datetime import date
 from importlib.metadata import entry_points
 
 from veza.settings import ConfigError, Settings, load_settings
@@ -110,6 +112,25 @@ def cmd_reconcile_storage(settings: Settings, args: argparse.Namespace) -> None:
         sys.exit(f"veza: {summary['refused']}")
 
 
+def cmd_warranty_check(settings: Settings, args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from veza.gear.notifier import check_warranties
+    from veza.resources import running_resources
+
+    today = args.date or datetime.now(UTC).date()
+
+    async def run() -> int:
+        async with running_resources(settings) as app:
+            return await check_warranties(app, today)
+
+    try:
+        sent = asyncio.run(run())
+    except ConfigError as exc:
+        sys.exit(f"veza: {exc}")
+    print(f"{sent} warranty notification(s) sent for {today.isoformat()}")
+
+
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
     from veza.devserver import run_dev
 
@@ -143,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--dry-run", action="store_true", help="count orphans, delete nothing")
     reconcile.add_argument("--force", action="store_true", help="delete even when most old blobs look orphaned")
     reconcile.set_defaults(func=cmd_reconcile_storage)
+    warranty = sub.add_parser(
+        "warranty-check",
+        help="notify owners of warranties ending in 30, 7, 1 or 0 days, once each; the worker does this daily",
+    )
+    warranty.add_argument("--date", type=date.fromisoformat, help="the day to check for (YYYY-MM-DD), today by default")
+    warranty.set_defaults(func=cmd_warranty_check)
     sub.add_parser("dev", help="run web and worker, starting embedded PostgreSQL/Redis when needed").set_defaults(
         func=cmd_dev
     )

@@ -14,6 +14,7 @@ from veza.auth import routes as auth_routes
 from veza.auth.revocation import RedisBypass
 from veza.cloud import routes as cloud_routes
 from veza.constants import API_PREFIX
+from veza.gear import document_routes as gear_document_routes
 from veza.gear import routes as gear_routes
 from veza.http import json_dumps
 from veza.keys import CATALOG_CACHE, REDIS_BYPASS, RTMP_HEALTH, TASKS, VIEWER_EVENTS
@@ -58,6 +59,7 @@ ROUTE_TABLES: list[web.RouteTableDef] = [
     payments_admin_routes.routes,
     tags_routes.routes,
     gear_routes.routes,
+    gear_document_routes.routes,
 ]
 # Swagger UI loads its own scripts and styles and inlines some styles and images.
 DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"

@@ -8,6 +8,7 @@ from arq import cron
 
 from veza.resources import running_resources
 from veza.settings import load_settings
+from workers.gear import warranty_check_cron
 from workers.invoices import render_invoice_job, sweep_invoices_cron
 from workers.live import end_stale_broadcasts_cron
 from workers.payments import (
@@ -52,6 +53,7 @@ class WorkerSettings:
         resend_refunds_cron,
         sweep_invoices_cron,
         sweep_transfers_cron,
+        warranty_check_cron,
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -39,12 +39,15 @@ from veza.tasks import run_to_end
 log = logging.getLogger(__name__)
 
 
-async def _receive(
-    app: web.Application, user: AuthUser, key: str, source: Source
+async def receive(
+    app: web.Application, user: AuthUser, key: str, source: Source, *, limit: int | None = None
 ) -> tuple[Received, dict[str, Any], Reservation]:
-    """Stream the source's file to `key`, holding quota for it; the caller releases the reservation."""
+    """Stream the source's file to `key`, holding quota for it; the caller releases the reservation.
+
+    `limit` may lower UPLOAD_MAX_BYTES for one kind of upload (never raise it).
+    """
     settings, storage = app[SETTINGS], app[STORAGE]
-    limit = settings.upload_max_bytes
+    limit = settings.upload_max_bytes if limit is None else min(limit, settings.upload_max_bytes)
     max_size = source.max_size(limit)
     ceiling = min(limit, max_size) if max_size is not None else limit
     reservation = Reservation(app[DB], user.id, settings.user_quota_bytes, ceiling)
@@ -103,7 +106,7 @@ async def upload_file(app: web.Application, user: AuthUser, source: Source) -> R
     """POST /cloud/files: a new file whose first version is the uploaded content (`name`, `tags` optional)."""
     file_id, version_id = uuid4(), uuid4()
     key = storage_key(user.id, file_id, version_id)
-    received, fields, reservation = await _receive(app, user, key, source)
+    received, fields, reservation = await receive(app, user, key, source)
     try:
         form: UploadFields = validate(UploadFields, fields)  # type: ignore[assignment]
     except BaseException:
@@ -139,7 +142,7 @@ async def upload_content(app: web.Application, user: AuthUser, file_id: UUID, so
     await queries.get_file(db, file_id, user.id)  # 404 before a byte of the body is read
     version_id = uuid4()
     key = storage_key(user.id, file_id, version_id)
-    received, _, reservation = await _receive(app, user, key, source)
+    received, _, reservation = await receive(app, user, key, source)
 
     async def write(tx) -> Row:
         current = await queries.get_file(tx, file_id, user.id, lock=True)

@@ -1,1 +1,1 @@
-"""Gear inventory: items with their warranty, repairs, and documents."""
+"""Gear inventory: items with their warranty, repairs, documents, and the warranty notifier."""

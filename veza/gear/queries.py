@@ -91,11 +91,6 @@ async def page_items(
     )
 
 
-async def document_keys(db: Executor, item_id: UUID) -> list[Row]:
-    """The storage key and size of each of the item's documents (their blobs go when the item goes)."""
-    return await db.fetch_all("SELECT storage_key, size_bytes FROM gear_documents WHERE item_id = %s", (item_id,))
-
-
 async def delete_item(db: Executor, item_id: UUID, owner_id: UUID) -> None:
     """The item; its repairs, documents and warranty notices cascade."""
     await db.execute("DELETE FROM gear_items WHERE id = %s AND owner_id = %s", (item_id, owner_id))

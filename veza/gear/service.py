@@ -8,15 +8,13 @@ from uuid import UUID
 
 from aiohttp import web
 
-from veza.cloud import queries as cloud_queries
-from veza.cloud.service import delete_blobs
 from veza.db import Row, transaction
 from veza.errors import Invalid, NotFound
-from veza.gear import queries
+from veza.gear import documents, queries
 from veza.gear.models import LATEST, GearIn, GearUpdate, RepairIn
 from veza.gear.warranty import add_months, utc_today, warranty_badge
 from veza.http import validate
-from veza.keys import DB, STORAGE
+from veza.keys import DB
 from veza.tags.normalize import normalize_tags
 
 
@@ -73,12 +71,8 @@ async def delete_item(app: web.Application, owner_id: UUID, item_id: UUID) -> No
     in the same transaction, and their blobs are deleted once it is committed."""
     async with transaction(app[DB]) as tx:
         await queries.get_item(tx, item_id, owner_id, lock=True)
-        documents = await queries.document_keys(tx, item_id)
+        await documents.delete_item_documents(app, tx, owner_id, item_id)
         await queries.delete_item(tx, item_id, owner_id)
-        if documents:
-            await cloud_queries.lock_usage(tx, owner_id)
-            await cloud_queries.add_used(tx, owner_id, -sum(doc["size_bytes"] for doc in documents))
-            tx.after_commit(delete_blobs, app[STORAGE], [doc["storage_key"] for doc in documents])
 
 
 # Repairs.
