@@ -1,4 +1,4 @@
-"""Gear items made with SQL (the items API lives elsewhere), and the documents' requests."""
+"""Gear items inserted directly (an expiry alone, no other field needed), and the documents' requests."""
 
 from __future__ import annotations
 
