@@ -10,6 +10,7 @@ from veza.keys import DB
 VEZA = Path(veza.__file__).parent
 OWNERS = {
     "users": "users",
+    "data_exports": "users",
     "sessions": "auth",
     "refresh_tokens": "auth",
     "live_streams": "live",

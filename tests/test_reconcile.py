@@ -120,7 +120,7 @@ async def test_a_young_orphan_is_kept(client):
 
 async def test_blobs_outside_the_reconciled_prefixes_are_never_touched(client):
     app = client.app
-    others = {await put_orphan(app, "exports"), await put_orphan(app, "scratch")}
+    others = {await put_orphan(app, "scratch2"), await put_orphan(app, "scratch")}
     result = await reconcile(app, now=later())
     assert await stored(app) == others
     assert result.scanned == 0

@@ -15,6 +15,9 @@ SWEEP_SANDBOX_EVENTS_JOB = "sweep_sandbox_events"  # cron: queue again the sandb
 SWEEP_CHECKOUT_JOB = "sweep_checkout"  # cron: expired idempotency keys, orders left without a payment
 RESEND_REFUNDS_JOB = "resend_refunds"  # cron: ask the gateway again for refunds it never acknowledged
 SWEEP_TRANSFERS_JOB = "sweep_transfers"  # cron: queue due transfer retries, lost transfers, due reversals
+EXPORT_JOB = "build_export"  # (export_id): build and store a user's data archive (ZIP)
+EXPIRE_EXPORTS_JOB = "expire_exports"  # cron, daily: delete the archives past their expiry
+SWEEP_EXPORTS_JOB = "sweep_exports"  # cron: queue again the exports a crash left pending or running
 
 # Redis keys, and the prefixes of the keys and channels named after something.
 WORKER_HEARTBEAT_KEY = "veza:worker:heartbeat"

@@ -22,6 +22,7 @@ from workers.payments import (
 )
 from workers.storage import reconcile_storage_cron
 from workers.system import worker_heartbeat
+from workers.users import build_export_job, expire_exports_cron, sweep_exports_cron
 
 
 async def startup(ctx: dict) -> None:
@@ -43,6 +44,7 @@ class WorkerSettings:
         render_invoice_job,
         send_transfer_job,
         reverse_transfer_job,
+        build_export_job,
     ]
     cron_jobs = [
         cron(worker_heartbeat, second=0, unique=True),
@@ -54,6 +56,8 @@ class WorkerSettings:
         sweep_invoices_cron,
         sweep_transfers_cron,
         warranty_check_cron,
+        expire_exports_cron,
+        sweep_exports_cron,
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -238,3 +238,19 @@ async def shared_file(db: Executor, token_hash: bytes) -> Row | None:
 
 async def count_download(db: Executor, share_id: UUID) -> None:
     await db.execute("UPDATE cloud_shares SET download_count = download_count + 1 WHERE id = %s", (share_id,))
+
+
+async def export_files(db: Executor, user_id: UUID, after: UUID, limit: int) -> list[Row]:
+    """The user's files after id `after`, each with its versions' metadata (the data export)."""
+    return await db.fetch_all(
+        """
+        SELECT f.id, f.name, f.tags, f.current_version, f.size_bytes, f.content_type,
+               encode(f.sha256, 'hex') AS sha256, f.created_at, f.updated_at,
+               (SELECT json_agg(json_build_object(
+                    'version', v.version, 'size_bytes', v.size_bytes, 'sha256', encode(v.sha256, 'hex'),
+                    'content_type', v.content_type, 'created_at', v.created_at
+                ) ORDER BY v.version) FROM cloud_file_versions v WHERE v.file_id = f.id) AS versions
+        FROM cloud_files f WHERE f.user_id = %s AND f.id > %s ORDER BY f.id LIMIT %s
+        """,
+        (user_id, after, limit),
+    )

@@ -123,3 +123,23 @@ async def page_repairs(db: Executor, item_id: UUID, *, limit: int, offset: int) 
 
 async def delete_repair(db: Executor, item_id: UUID, repair_id: UUID) -> int:
     return await db.execute("DELETE FROM gear_repairs WHERE id = %s AND item_id = %s", (repair_id, item_id))
+
+
+async def export_items(db: Executor, user_id: UUID, after: UUID, limit: int) -> list[Row]:
+    """The owner's items after id `after`, each with its documents' metadata and its repairs (the data export)."""
+    return await db.fetch_all(
+        """
+        SELECT i.*,
+               (SELECT coalesce(json_agg(json_build_object(
+                    'id', d.id, 'type', d.type, 'filename', d.filename, 'content_type', d.content_type,
+                    'size_bytes', d.size_bytes, 'created_at', d.created_at
+                ) ORDER BY d.created_at, d.id), '[]') FROM gear_documents d WHERE d.item_id = i.id) AS documents,
+               (SELECT coalesce(json_agg(json_build_object(
+                    'id', r.id, 'repair_date', r.repair_date, 'description', r.description,
+                    'cost_cents', r.cost_cents, 'currency', r.currency, 'provider', r.provider,
+                    'created_at', r.created_at
+                ) ORDER BY r.repair_date, r.id), '[]') FROM gear_repairs r WHERE r.item_id = i.id) AS repairs
+        FROM gear_items i WHERE i.owner_id = %s AND i.id > %s ORDER BY i.id LIMIT %s
+        """,
+        (user_id, after, limit),
+    )

@@ -185,3 +185,15 @@ async def add_viewers(db: Executor, stream_id: UUID, delta: int) -> int | None:
 
 async def stream_exists(db: Executor, stream_id: UUID) -> bool:
     return await db.fetch_val("SELECT EXISTS (SELECT 1 FROM live_streams WHERE id = %s)", (stream_id,))
+
+
+async def export_streams(db: Executor, user_id: UUID, after: UUID, limit: int) -> list[Row]:
+    """The user's streams after id `after` (the data export): never the stream key, nor the name it published under."""
+    return await db.fetch_all(
+        """
+        SELECT id, title, description, category, tags, is_live, started_at, ended_at, viewer_count,
+               created_at, updated_at
+        FROM live_streams WHERE user_id = %s AND id > %s ORDER BY id LIMIT %s
+        """,
+        (user_id, after, limit),
+    )

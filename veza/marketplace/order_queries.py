@@ -151,3 +151,34 @@ async def grant_license(db: Executor, buyer_id: UUID, order_id: UUID, item: Row)
 
 async def add_sales(db: Executor, product_id: UUID, quantity: int) -> None:
     await db.execute("UPDATE products SET sales_count = sales_count + %s WHERE id = %s", (quantity, product_id))
+
+
+# The data export (GDPR) walks a user's rows by id, a page at a time (veza/users/export.py).
+
+
+async def export_orders(db: Executor, user_id: UUID, after: UUID, limit: int) -> list[Row]:
+    """The buyer's orders after id `after`, each with its items (the payment's client secret left out)."""
+    return await db.fetch_all(
+        """
+        SELECT o.id, o.status, o.total_cents, o.currency, o.payment_method, o.gateway, o.payment_id,
+               o.paid_at, o.failed_at, o.created_at, o.updated_at,
+               (SELECT coalesce(json_agg(json_build_object(
+                    'product_id', i.product_id, 'seller_id', i.seller_id, 'title', i.title,
+                    'unit_price_cents', i.unit_price_cents, 'quantity', i.quantity, 'currency', i.currency
+                ) ORDER BY i.id), '[]') FROM order_items i WHERE i.order_id = o.id) AS items
+        FROM orders o WHERE o.buyer_id = %s AND o.id > %s ORDER BY o.id LIMIT %s
+        """,
+        (user_id, after, limit),
+    )
+
+
+async def export_licenses(db: Executor, user_id: UUID, after: UUID, limit: int) -> list[Row]:
+    """The buyer's licenses after id `after`, with the product's title."""
+    return await db.fetch_all(
+        """
+        SELECT l.id, l.product_id, p.title AS product_title, l.order_id, l.status, l.created_at, l.revoked_at
+        FROM licenses l JOIN products p ON p.id = l.product_id
+        WHERE l.buyer_id = %s AND l.id > %s ORDER BY l.id LIMIT %s
+        """,
+        (user_id, after, limit),
+    )

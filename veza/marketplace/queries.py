@@ -94,3 +94,15 @@ async def archive_product(db: Executor, product_id: UUID, seller_id: UUID) -> No
         (product_id, seller_id),
         PRODUCT_NOT_FOUND,
     )
+
+
+async def export_products(db: Executor, user_id: UUID, after: UUID, limit: int) -> list[Row]:
+    """The seller's products after id `after` (the data export)."""
+    return await db.fetch_all(
+        """
+        SELECT id, asset_file_id, title, description, kind, price_cents, currency, tags, status, rating_avg,
+               review_count, sales_count, created_at, updated_at
+        FROM products WHERE seller_id = %s AND id > %s ORDER BY id LIMIT %s
+        """,
+        (user_id, after, limit),
+    )

@@ -140,3 +140,14 @@ async def unsent_refunds(db: Executor, older_than_seconds: float, limit: int) ->
         """,
         (older_than_seconds, limit),
     )
+
+
+async def export_refunds(db: Executor, user_id: UUID, after: UUID, limit: int) -> list[Row]:
+    """The refunds the user asked for, after id `after` (the data export)."""
+    return await db.fetch_all(
+        """
+        SELECT id, order_id, reason, details, amount_cents, currency, status, created_at, updated_at, settled_at
+        FROM refunds WHERE requested_by = %s AND id > %s ORDER BY id LIMIT %s
+        """,
+        (user_id, after, limit),
+    )

@@ -75,3 +75,14 @@ async def page_reviews(db: Executor, product_id: UUID, *, limit: int, offset: in
         limit=limit,
         offset=offset,
     )
+
+
+async def export_reviews(db: Executor, user_id: UUID, after: UUID, limit: int) -> list[Row]:
+    """The reviews the user wrote, after id `after` (the data export)."""
+    return await db.fetch_all(
+        """
+        SELECT id, product_id, order_id, rating, comment, created_at
+        FROM reviews WHERE buyer_id = %s AND id > %s ORDER BY id LIMIT %s
+        """,
+        (user_id, after, limit),
+    )

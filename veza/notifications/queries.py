@@ -50,3 +50,14 @@ async def mark_all_read(db: Executor, user_id: UUID) -> int:
     return await db.execute(
         "UPDATE notifications SET read_at = now() WHERE user_id = %s AND read_at IS NULL", (user_id,)
     )
+
+
+async def export_rows(db: Executor, user_id: UUID, after: UUID, limit: int) -> list[Row]:
+    """The user's notifications after id `after` (the data export)."""
+    return await db.fetch_all(
+        """
+        SELECT id, type, title, body, data, read_at, created_at
+        FROM notifications WHERE user_id = %s AND id > %s ORDER BY id LIMIT %s
+        """,
+        (user_id, after, limit),
+    )

@@ -146,3 +146,15 @@ async def transfers_page(
         limit=limit,
         offset=offset,
     )
+
+
+async def export_transfers(db: Executor, user_id: UUID, after: UUID, limit: int) -> list[Row]:
+    """The seller's transfers after id `after` (the data export)."""
+    return await db.fetch_all(
+        """
+        SELECT id, order_id, amount_cents, platform_fee_cents, currency, status, gateway_transfer_id,
+               created_at, updated_at
+        FROM seller_transfers WHERE seller_id = %s AND id > %s ORDER BY id LIMIT %s
+        """,
+        (user_id, after, limit),
+    )

@@ -22,6 +22,7 @@ BLOB_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "cloud/": (("cloud_file_versions", "storage_key"),),
     "invoices/": (("invoices", "storage_key"),),
     "gear/": (("gear_documents", "storage_key"),),
+    "exports/": (("data_exports", "storage_key"),),
 }
 
 RECONCILE_LOCK = 0x7665_7A61_0001  # pg advisory lock id: one reconciliation at a time

@@ -44,3 +44,23 @@ class UpdateMeIn(BaseModel):
     email: Email | None = None
     password: Password | None = None
     current_password: str | None = Field(None, max_length=128)
+
+
+class ExportCreated(BaseModel):
+    export_id: UUID
+    status: Literal["pending", "running"]
+
+
+class ExportOut(BaseModel):
+    id: UUID
+    status: Literal["pending", "running", "ready", "failed", "expired"]
+    size_bytes: int | None
+    created_at: datetime
+    finished_at: datetime | None
+    expires_at: datetime | None
+    download_url: str | None = Field(description="A presigned link to the ZIP, valid until it expires, while ready")
+
+
+class ExportList(BaseModel):
+    exports: list[ExportOut]
+    total: int

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from veza.http import endpoint, ok, require_user
+from veza.http import Page, endpoint, ok, require_user, uuid_param
 from veza.keys import DB
-from veza.users import queries, service
-from veza.users.models import MeOut, UpdateMeIn
+from veza.users import export, export_queries, queries, service
+from veza.users.models import ExportCreated, ExportList, ExportOut, MeOut, UpdateMeIn
 
 routes = web.RouteTableDef()
 
@@ -30,3 +30,36 @@ async def get_me(request: web.Request) -> web.Response:
 async def update_me(request: web.Request, body: UpdateMeIn) -> web.Response:
     updated = await service.update_me(request.app, require_user(request), body)
     return ok(MeOut.model_validate(updated))
+
+
+@routes.post("/users/me/export")
+@endpoint(
+    "Ask for an archive of all your data (GDPR), built in the background; the export in progress if there is one",
+    response=ExportCreated,
+    status=202,
+    auth="user",
+    tags=["users"],
+    errors=[429],
+)
+async def request_export(request: web.Request) -> web.Response:
+    row = await export.request_export(request.app, require_user(request).id)
+    return ok(ExportCreated(export_id=row["id"], status=row["status"]), status=202)
+
+
+@routes.get("/users/me/exports")
+@endpoint("The caller's data exports, newest first", query=Page, response=ExportList, auth="user", tags=["users"])
+async def list_exports(request: web.Request, query: Page) -> web.Response:
+    rows, total = await export_queries.page(request.app[DB], require_user(request).id, query.limit, query.offset)
+    return ok(ExportList(exports=[await export.describe(request.app, row) for row in rows], total=total))
+
+
+@routes.get("/users/me/exports/{id}")
+@endpoint(
+    "One of the caller's data exports, with a fresh download link while ready",
+    response=ExportOut,
+    auth="user",
+    tags=["users"],
+)
+async def get_export(request: web.Request) -> web.Response:
+    row = await export_queries.get_own(request.app[DB], require_user(request).id, uuid_param(request))
+    return ok(ExportOut.model_validate(await export.describe(request.app, row)))
