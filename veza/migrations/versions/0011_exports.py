@@ -36,8 +36,26 @@ def upgrade() -> None:
     -- The expiry cron and the sweep walk these.
     CREATE INDEX data_exports_expiry_idx ON data_exports (expires_at) WHERE status = 'ready';
     CREATE INDEX data_exports_open_idx ON data_exports (queued_at) WHERE status IN ('pending', 'running');
+
+    -- The export walks each table's rows of one user in id order, a page at a time: without an index on
+    -- (user, id) every page would read all of the user's rows again (tests/bench/export.py).
+    CREATE INDEX notifications_user_id_idx ON notifications (user_id, id);
+    CREATE INDEX live_streams_user_id_idx ON live_streams (user_id, id);
+    CREATE INDEX cloud_files_user_id_idx ON cloud_files (user_id, id);
+    CREATE INDEX products_seller_id_idx ON products (seller_id, id);
+    CREATE INDEX orders_buyer_id_idx ON orders (buyer_id, id);
+    CREATE INDEX licenses_buyer_id_idx ON licenses (buyer_id, id);
+    CREATE INDEX reviews_buyer_id_idx ON reviews (buyer_id, id);
+    CREATE INDEX refunds_requested_by_id_idx ON refunds (requested_by, id);
+    CREATE INDEX seller_transfers_seller_id_idx ON seller_transfers (seller_id, id);
+    CREATE INDEX gear_items_owner_id_idx ON gear_items (owner_id, id);
     """)
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE data_exports")
+    op.execute("""
+    DROP INDEX notifications_user_id_idx, live_streams_user_id_idx, cloud_files_user_id_idx, products_seller_id_idx,
+        orders_buyer_id_idx, licenses_buyer_id_idx, reviews_buyer_id_idx, refunds_requested_by_id_idx,
+        seller_transfers_seller_id_idx, gear_items_owner_id_idx;
+    DROP TABLE data_exports
+    """)
