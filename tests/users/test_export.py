@@ -136,7 +136,11 @@ async def test_the_archive_holds_every_file_of_the_users_own_data_only(client):
         assert foreign not in text
 
     [note] = [n for n in await notifications(client, alice) if n["type"] == "export.ready"]
-    assert note["data"] == {"export_id": created["export_id"]}
+    assert (note["data"]["export_id"], note["data"]["expires_at"][:19]) == (
+        created["export_id"],
+        data["expires_at"][:19],
+    )
+    assert await download(client, note["data"]["download_url"]) == archive_bytes  # the notification's own link
 
 
 async def test_one_export_in_progress_and_one_a_day(client):

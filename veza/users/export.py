@@ -2,8 +2,8 @@
 
 One export in progress per user, one new export a day. The archive is written to a temporary file a page
 of rows at a time (memory does not grow with the amount of data), then streamed to the storage. Each
-domain's rows come through that domain's queries module. Ready archives are kept for 7 days; the download
-link is presigned afresh at each GET.
+domain's rows come through that domain's queries module. Ready archives are kept for 7 days; the ready
+notification carries a link presigned until then, and each GET presigns a fresh one.
 """
 
 from __future__ import annotations
@@ -183,13 +183,18 @@ async def build_export(app: web.Application, export_id: UUID) -> str:
     async with transaction(db) as tx:
         ready = await queries.mark_ready(tx, export_id, key, size, KEEP)
         if ready is not None:
+            link = await describe(app, ready)  # presigned until the archive expires; GET presigns it afresh
             await notify(
                 app,
                 ready["user_id"],
                 "export.ready",
                 "Your data export is ready",
-                "Download it from your account's exports within 7 days.",
-                {"export_id": str(export_id)},
+                "Download it within 7 days: the link in this notification, or your account's exports.",
+                {
+                    "export_id": str(export_id),
+                    "download_url": link["download_url"],
+                    "expires_at": ready["expires_at"].isoformat(),
+                },
                 tx=tx,
             )
     return "ready" if ready else "finished"
