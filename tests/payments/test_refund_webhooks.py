@@ -12,7 +12,7 @@ import pytest
 from arq.constants import job_key_prefix
 
 from tests.factories import checkout, make_product, make_user, paid_order
-from tests.payments.fake_hyperswitch import FakeHyperswitch
+from tests.payments.conftest import HYPERSWITCH_API_KEY
 from tests.payments.helpers import count, payment_event, post_webhook
 from veza.app import create_app
 from veza.keys import ARQ, DB
@@ -261,51 +261,41 @@ async def test_a_refund_object_without_its_fields_is_ignored(client, refund):
 
 # The Hyperswitch gateway.
 
-API_KEY = "snd_4c1de2f3a4b5c6d7e8f9a0b1c2d3e4f5"
 GATEWAY_TIMEOUT = 1.0  # seconds: a hanging Hyperswitch costs a request this long
 
 
 @pytest.fixture
-async def fake(aiohttp_server):
-    fake = FakeHyperswitch(API_KEY)
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/"))
-    yield fake
-    fake.release()
-
-
-@pytest.fixture
-async def hyperswitch_client(aiohttp_client, settings, fake):
+async def hyperswitch_client(aiohttp_client, settings, fake_hyperswitch):
     update = {
         "payment_gateway": "hyperswitch",
-        "hyperswitch_base_url": fake.url,
-        "hyperswitch_api_key": API_KEY,
+        "hyperswitch_base_url": fake_hyperswitch.url,
+        "hyperswitch_api_key": HYPERSWITCH_API_KEY,
         "gateway_timeout": GATEWAY_TIMEOUT,
     }
     return await aiohttp_client(create_app(settings.model_copy(update=update)))
 
 
-async def hyperswitch_order(client, fake) -> dict:
+async def hyperswitch_order(client, fake_hyperswitch) -> dict:
     """An order paid on Hyperswitch: created, settled there, its payment_succeeded webhook received."""
     seller, buyer = await make_user(client), await make_user(client)
     created = await checkout(client, buyer, await make_product(client, seller, price_cents=2999))
     payment_id = created["payment"]["payment_id"]
-    fake.settle(payment_id)
+    fake_hyperswitch.settle(payment_id)
     assert (await post_webhook(client, payment_event(payment_id, amount=2999))).status == 200
     return {"id": created["order"]["id"], "payment_id": payment_id, "buyer": buyer}
 
 
-async def test_a_refund_through_hyperswitch(hyperswitch_client, fake):
+async def test_a_refund_through_hyperswitch(hyperswitch_client, fake_hyperswitch):
     client = hyperswitch_client
-    order = await hyperswitch_order(client, fake)
+    order = await hyperswitch_order(client, fake_hyperswitch)
     body = {"reason": "Not as described", "details": "Wrong key"}
     resp = await client.post(
         f"/api/v1/marketplace/orders/{order['id']}/refund", json=body, headers=order["buyer"]["headers"]
     )
     assert resp.status == 200, await resp.text()
     refund_id = await client.app[DB].fetch_val("SELECT id::text FROM refunds")
-    (request,) = [r for r in fake.requests if r.path == "/refunds"]
-    assert request.method == "POST" and request.headers["api-key"] == API_KEY
+    (request,) = [r for r in fake_hyperswitch.requests if r.path == "/refunds"]
+    assert request.method == "POST" and request.headers["api-key"] == HYPERSWITCH_API_KEY
     assert request.json == {
         "payment_id": order["payment_id"],
         "refund_id": derived_id("ref", refund_id),
@@ -317,9 +307,9 @@ async def test_a_refund_through_hyperswitch(hyperswitch_client, fake):
     assert await client.app[DB].fetch_val("SELECT status FROM orders") == "refund_pending"
 
     # Hyperswitch settles it later and tells the app
-    made = fake.refunds[derived_id("ref", refund_id)]
+    made = fake_hyperswitch.refunds[derived_id("ref", refund_id)]
     event = {
-        "merchant_id": fake.merchant_id,
+        "merchant_id": fake_hyperswitch.merchant_id,
         "event_id": "evt_hs_refund_1",
         "event_type": "refund_succeeded",
         "content": {"type": "refund_details", "object": {**made, "status": "succeeded"}},
@@ -331,10 +321,10 @@ async def test_a_refund_through_hyperswitch(hyperswitch_client, fake):
     assert await count(client, "licenses WHERE status = 'revoked'") == 1
 
 
-async def test_hyperswitch_down_then_the_sweep_makes_the_refund_once(hyperswitch_client, fake):
+async def test_hyperswitch_down_then_the_sweep_makes_the_refund_once(hyperswitch_client, fake_hyperswitch):
     client = hyperswitch_client
-    order = await hyperswitch_order(client, fake)
-    fake.fail_next(1, 503)
+    order = await hyperswitch_order(client, fake_hyperswitch)
+    fake_hyperswitch.fail_next(1, 503)
     resp = await client.post(
         f"/api/v1/marketplace/orders/{order['id']}/refund", json=REASON, headers=order["buyer"]["headers"]
     )
@@ -343,47 +333,47 @@ async def test_hyperswitch_down_then_the_sweep_makes_the_refund_once(hyperswitch
         "status": "pending",
         "gateway_refund_id": None,
     }
-    assert fake.refunds == {}
+    assert fake_hyperswitch.refunds == {}
 
     await client.app[DB].execute("UPDATE refunds SET created_at = now() - interval '2 minutes'")
     assert await resend_refunds({"app": client.app}) == 1
     refund_id = await client.app[DB].fetch_val("SELECT id::text FROM refunds")
-    posts = [r.json["refund_id"] for r in fake.requests if r.path == "/refunds"]
+    posts = [r.json["refund_id"] for r in fake_hyperswitch.requests if r.path == "/refunds"]
     assert posts == [derived_id("ref", refund_id)] * 2  # the same id both times: one refund at most
-    assert list(fake.refunds) == [derived_id("ref", refund_id)]
+    assert list(fake_hyperswitch.refunds) == [derived_id("ref", refund_id)]
     assert await client.app[DB].fetch_val("SELECT gateway_refund_id FROM refunds") == derived_id("ref", refund_id)
 
 
-async def test_an_answer_lost_in_a_timeout_never_makes_two_refunds(hyperswitch_client, fake):
+async def test_an_answer_lost_in_a_timeout_never_makes_two_refunds(hyperswitch_client, fake_hyperswitch):
     """Hyperswitch made the refund but answered too late: the sweep's call finds that refund (HE_01)."""
     client = hyperswitch_client
-    order = await hyperswitch_order(client, fake)
-    fake.hang_next(1)
+    order = await hyperswitch_order(client, fake_hyperswitch)
+    fake_hyperswitch.hang_next(1)
     resp = await client.post(
         f"/api/v1/marketplace/orders/{order['id']}/refund", json=REASON, headers=order["buyer"]["headers"]
     )
     assert resp.status == 503
-    fake.release()
-    await fake.quiet()
+    fake_hyperswitch.release()
+    await fake_hyperswitch.quiet()
     refund_id = await client.app[DB].fetch_val("SELECT id::text FROM refunds")
-    assert list(fake.refunds) == [derived_id("ref", refund_id)]
+    assert list(fake_hyperswitch.refunds) == [derived_id("ref", refund_id)]
 
     await client.app[DB].execute("UPDATE refunds SET created_at = now() - interval '2 minutes'")
     assert await resend_refunds({"app": client.app}) == 1
-    calls = [(r.method, r.path) for r in fake.requests if r.path.startswith("/refunds")]
+    calls = [(r.method, r.path) for r in fake_hyperswitch.requests if r.path.startswith("/refunds")]
     gateway_id = derived_id("ref", refund_id)
     assert calls == [("POST", "/refunds"), ("POST", "/refunds"), ("GET", f"/refunds/{gateway_id}")]
-    assert list(fake.refunds) == [gateway_id]
+    assert list(fake_hyperswitch.refunds) == [gateway_id]
     assert await client.app[DB].fetch_one("SELECT status, gateway_refund_id FROM refunds") == {
         "status": "pending",
         "gateway_refund_id": gateway_id,
     }
 
 
-async def test_a_refund_hyperswitch_refuses_fails_and_the_order_stands(hyperswitch_client, fake):
+async def test_a_refund_hyperswitch_refuses_fails_and_the_order_stands(hyperswitch_client, fake_hyperswitch):
     client = hyperswitch_client
-    order = await hyperswitch_order(client, fake)
-    fake.payments[order["payment_id"]]["status"] = "failed"  # Hyperswitch: IR_14, not refundable
+    order = await hyperswitch_order(client, fake_hyperswitch)
+    fake_hyperswitch.payments[order["payment_id"]]["status"] = "failed"  # Hyperswitch: IR_14, not refundable
     resp = await client.post(
         f"/api/v1/marketplace/orders/{order['id']}/refund", json=REASON, headers=order["buyer"]["headers"]
     )

@@ -18,12 +18,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field, StrictStr, ValidationError
 
-from veza.db import Transaction, transaction
+from veza.db import Transaction
 from veza.errors import Invalid, Unauthorized
 from veza.http import validation_details
-from veza.keys import DB
-from veza.payments import queries
 from veza.payments.sellers import mark_connected
+from veza.payments.webhooks import process_once
 
 SOURCE = "stripe"
 TOLERANCE_SECONDS = 300
@@ -82,12 +81,7 @@ async def receive(app: web.Application, payload: dict[str, Any]) -> str:
         event = Event.model_validate(payload)
     except ValidationError as exc:
         raise Invalid("Not a Stripe event", details=validation_details(exc)) from None
-    async with transaction(app[DB]) as tx:
-        if not await queries.insert_webhook_event(tx, SOURCE, event.id, event.type, payload):
-            return "duplicate"
-        outcome = await process(tx, app, event)
-        await queries.mark_webhook_processed(tx, SOURCE, event.id, outcome)
-    return outcome
+    return await process_once(app, SOURCE, event.id, event.type, payload, lambda tx: process(tx, app, event))
 
 
 async def process(tx: Transaction, app: web.Application, event: Event) -> str:

@@ -12,6 +12,7 @@ are settled by the orders' state rules (`veza.marketplace.orders`), refund event
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -59,11 +60,26 @@ async def receive(app: web.Application, payload: dict[str, Any]) -> str:
         event = Event.model_validate(payload)
     except ValidationError as exc:
         raise Invalid("Not a Hyperswitch webhook event", details=validation_details(exc)) from None
+    return await process_once(
+        app, SOURCE, event.event_id, event.event_type, payload, lambda tx: process(tx, app, event)
+    )
+
+
+async def process_once(
+    app: web.Application,
+    source: str,
+    event_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    process: Callable[[Transaction], Awaitable[str]],
+) -> str:
+    """Store the event by (source, id) and `process` it in the same transaction, so that it is processed
+    once however often it arrives (copies wait on the first's row, then find it stored); its outcome."""
     async with transaction(app[DB]) as tx:
-        if not await queries.insert_webhook_event(tx, SOURCE, event.event_id, event.event_type, payload):
+        if not await queries.insert_webhook_event(tx, source, event_id, event_type, payload):
             return "duplicate"
-        outcome = await process(tx, app, event)
-        await queries.mark_webhook_processed(tx, SOURCE, event.event_id, outcome)
+        outcome = await process(tx)
+        await queries.mark_webhook_processed(tx, source, event_id, outcome)
     return outcome
 
 
