@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 import zipfile
 from datetime import timedelta
 from typing import Any
@@ -175,6 +176,17 @@ async def test_another_users_export_is_not_found(client):
     assert resp.status == 404
     assert (await client.get(f"{EXPORTS}/not-a-uuid", headers=other["headers"])).status == 404
     assert (await (await client.get(EXPORTS, headers=other["headers"])).json())["data"] == {"exports": [], "total": 0}
+
+
+async def test_exports_need_a_token_and_valid_paging_and_refusals_write_nothing(client):
+    user = await make_user(client)
+    assert (await client.post(EXPORT)).status == 401
+    assert (await client.get(EXPORTS)).status == 401
+    assert (await client.get(f"{EXPORTS}/{uuid.uuid4()}")).status == 401
+    for query in ({"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": "x"}):
+        resp = await client.get(EXPORTS, params=query, headers=user["headers"])
+        assert (resp.status, (await resp.json())["code"]) == (422, "validation_error"), query
+    assert await client.app[DB].fetch_val("SELECT count(*) FROM data_exports") == 0
 
 
 async def test_a_failure_marks_the_export_failed_and_notifies(client):
