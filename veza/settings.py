@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     body_idle_timeout: float = Field(5.0, gt=0)  # seconds a request body may go without a byte (408 past it)
     # Concurrent connections from one TCP peer (behind a proxy: the proxy's address); 0 means no cap.
     max_connections_per_address: int = Field(200, ge=0)
+    # Bind with SO_REUSEPORT, so that several `veza serve` processes share one port (the kernel spreads connections).
+    reuse_port: bool = False
 
     ws_max_sockets_per_client: int = Field(50, ge=1)  # open WebSockets per client address
     ws_max_channels_per_socket: int = Field(100, ge=1)
