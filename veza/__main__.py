@@ -193,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from veza.memory import return_large_blocks
+
+    return_large_blocks()
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()

@@ -452,6 +452,10 @@ class Processes:
         named = {f"web {n + 1}": pid for n, pid in enumerate(self.children)} | {"worker": self.worker.pid}
         return {name: psutil.Process(pid).memory_info().rss for name, pid in named.items()}
 
+    def threads(self) -> dict[str, int]:
+        named = {f"web {n + 1}": pid for n, pid in enumerate(self.children)} | {"worker": self.worker.pid}
+        return {name: psutil.Process(pid).num_threads() for name, pid in named.items()}
+
     def sockets_held(self) -> list[int]:
         return [
             sum(
@@ -582,7 +586,8 @@ async def drive(args, base: str, rtmp_secret: str, processes: Processes, channel
                 if task.exception() is not None:
                     raise task.exception()
             requests = sum(sum(c.values()) for c in stats.statuses.values())
-            memory = ", ".join(f"{k} {v / 2**20:.0f} MiB" for k, v in processes.rss().items())
+            threads = processes.threads()
+            memory = ", ".join(f"{k} {v / 2**20:.0f} MiB ({threads[k]} threads)" for k, v in processes.rss().items())
             print(f"  {time.monotonic() - started:5.0f} s: {requests} requests, RSS {memory}", flush=True)
         load.stop.set()
         await asyncio.gather(*tasks)

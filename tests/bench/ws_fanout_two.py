@@ -75,8 +75,8 @@ class ProcessGroup(Server):
                 subprocess.Popen(
                     ["taskset", "-c", str(cpu), *self.command],
                     env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=self.log,
+                    stdout=self.log,  # Veza's JSON log lines
+                    stderr=subprocess.STDOUT,
                     preexec_fn=lambda: (die_with_parent(), raise_nofile(sockets + 100)),
                 )
             )
