@@ -14,8 +14,8 @@ webhooks delivered by the worker to the web port) and the sandbox Connect gatewa
 - uploads and downloads: files of 16-256 KiB uploaded to the cloud, downloaded through their signed
   link, the oldest deleted;
 - streams going live and ending: nginx-rtmp's callbacks posted as nginx posts them (form fields
-  app/name/addr/clientid/call, the secret in the URL): on_publish, on_update every 5 s, viewers'
-  on_play/on_play_done, on_publish_done;
+  app/name/addr/clientid/call, the secret in the URL): on_publish, on_update every 5 s, on_publish_done;
+  viewers' on_play/on_play_done on the streams live at the time;
 - 2,000 WebSockets (--sockets), 50 for each of the 40 users, each following `notifications` and `live`.
 
 Clients come from many addresses (TRUST_PROXY and one X-Forwarded-For per user), as behind a router.
@@ -316,14 +316,17 @@ class Load:
             await self.pause(5, 15)
 
     async def viewers(self) -> None:
+        """Viewers of the streams live now (nginx asks on_play first; a stream that just ended is a 403)."""
         clients = 0
         while not self.stop.is_set():
-            clients += 1
-            stream = random.choice(self.streams)
-            # A play name that is not live is refused (403), as nginx asks before it plays anything.
-            if await self.rtmp("on_play", stream, f"viewer-{clients}", (200, 403)) is not None:
-                await self.pause(1, 3)
-                await self.rtmp("on_play_done", stream, f"viewer-{clients}")
+            live = await self.call("browse", "GET", "/api/v1/live/streams?is_live=true")
+            streams = [stream["id"] for stream in live["streams"]] if isinstance(live, dict) else []
+            if streams:
+                clients += 1
+                stream = random.choice(streams)
+                if await self.rtmp("on_play", stream, f"viewer-{clients}", (200, 403)) is not None:
+                    await self.pause(1, 3)
+                    await self.rtmp("on_play_done", stream, f"viewer-{clients}")
             await self.pause(0.3, 1.0)
 
     def loops(self) -> list:

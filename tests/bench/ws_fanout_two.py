@@ -116,7 +116,10 @@ def servers_for(args, database_url: str, redis_url: str) -> list[Server]:
             bare_port,
             bare_channel,
         ),
-        Server("veza", [*serve, str(veza_port)], veza_port, f"live:{bench_stream(database_url)}"),
+        # A group of one, for its log: the same process as tests.bench.ws_fanout's.
+        ProcessGroup(
+            "veza", [*serve, str(veza_port)], veza_port, f"live:{bench_stream(database_url)}", cpus=[SERVER_CPU]
+        ),
         ProcessGroup(
             "veza x2",
             [*serve, str(pair_port)],
@@ -191,7 +194,7 @@ def report(servers: list[Server], args) -> None:
             f" {s.bytes_per_socket / 1024:11.1f} {s.connect_seconds:10.1f}"
         )
         print(f"  {'':<13}   p99 by event: " + ", ".join(f"{p * 1000:.0f}" for p in s.p99) + " ms")
-        if isinstance(s, ProcessGroup):
+        if isinstance(s, ProcessGroup) and len(s.processes) > 1:
             print(f"  {'':<13}   sockets per process (kernel's spread): {s.held}")
     for figure, value, goal, met in rows(servers, args):
         print(f"  {figure}: {value} (goal {goal}: {'met' if met else 'MISSED'})")
