@@ -29,7 +29,7 @@ each multiplied by the sockets that follow its channel; orders confirmed against
 
     .venv/bin/python -m tests.bench.soak [--minutes 10] [--sockets 2000]
 
-`rows(result)` returns the figures as (figure, value, goal, met) for a benchmark table.
+`main(argv)` returns the figures as (figure, value, goal, met) rows for a benchmark table.
 Needs PostgreSQL and Redis as configured (REDIS_URL picks the db).
 """
 
@@ -721,12 +721,13 @@ def report(result: Result) -> None:
     print(f"  orders by status: {result.orders['statuses']}; notifications stored: {result.orders['notifications']}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[tuple[str, str, str, bool]]:
+    """Run, print the report; the figures as (figure, value, goal, met) rows for a benchmark table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--warmup", type=float, help="seconds of traffic before the RSS baseline (a tenth of the run)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     settings = load_settings()
@@ -778,6 +779,7 @@ def main() -> None:
         published_lost=outcome["lost"],
     )
     report(result)
+    return rows(result)
 
 
 if __name__ == "__main__":

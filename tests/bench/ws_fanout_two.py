@@ -17,7 +17,8 @@ of "veza x2" is the growth of both processes' RSS over their sockets / all their
 
     .venv/bin/python -m tests.bench.ws_fanout_two [--sockets 10000] [--events 5] [--cpus 0,1]
 
-`rows(servers, args)` returns the figures as (figure, value, goal, met) for a benchmark table.
+`main(argv)` returns the figures as (figure, value, goal, met) rows for a benchmark table (it pins
+the calling process to the load core: call it in a process of its own).
 Needs PostgreSQL and Redis as configured; uses the database `<name>_bench` (tests.bench.http).
 """
 
@@ -200,7 +201,8 @@ def report(servers: list[Server], args) -> None:
         print(f"  {figure}: {value} (goal {goal}: {'met' if met else 'MISSED'})")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[tuple[str, str, str, bool]]:
+    """Run, print the report; the figures as (figure, value, goal, met) rows for a benchmark table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sockets", type=int, default=10_000, help="sockets on each web process")
     parser.add_argument("--events", type=int, default=5, help="events to each server")
@@ -213,7 +215,7 @@ def main() -> None:
         default=[SERVER_CPU, LOAD_CPU],
         help="the cores of the two web processes, one each (default 0,1)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.client = "raw"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     raise_nofile(6 * args.sockets // args.clients + 100)  # a client process: its share of all servers
@@ -248,6 +250,7 @@ def main() -> None:
         for server in servers:
             server.stop()
     report(servers, args)
+    return rows(servers, args)
 
 
 if __name__ == "__main__":
