@@ -24,7 +24,7 @@ from tests.cloud.conftest import cloud_settings, s3_changes
 from tests.factories import make_user
 from tests.outage import TcpProxy
 from veza.app import create_app
-from veza.keys import DB, SETTINGS
+from veza.keys import DB, SETTINGS, STORAGE
 from veza.storage.reconcile import reconcile
 from veza.storage.s3 import PART_SIZE
 
@@ -164,12 +164,13 @@ async def test_s3_stopped_during_an_upload(client, moto, proxy, size, held, left
     bucket = client.app[SETTINGS].s3_bucket
     keys, unfinished = await asyncio.to_thread(bucket_state, moto, bucket)
     assert (len(keys), unfinished) == leftover
-    # The sweep collects what reached S3 regardless, once past its grace period (not before: an upload
-    # under way looks the same).
-    early = await reconcile(client.app)
-    assert (early.orphans_deleted, early.uploads_aborted) == (0, 0)
+    # The sweep collects what reached S3 regardless, once past its grace period.
     result = await reconcile(client.app, now=datetime.now(UTC) + timedelta(days=2))
-    assert (result.orphans_deleted, result.uploads_aborted, result.delete_failures) == (*leftover, 0)
+    assert (result.skipped, result.orphans_deleted, result.uploads_aborted, result.delete_failures) == (
+        False,
+        *leftover,
+        0,
+    ), result
     assert await asyncio.to_thread(bucket_state, moto, bucket) == ([], 0)
     # And S3 works again.
     form = aiohttp.FormData()
@@ -177,3 +178,16 @@ async def test_s3_stopped_during_an_upload(client, moto, proxy, size, held, left
     resp = await client.post("/api/v1/cloud/files", data=form, headers=user["headers"])
     assert resp.status == 201, await resp.text()
     assert (await usage(client, user))["used_bytes"] == before["used_bytes"] + size
+
+
+async def test_only_unfinished_uploads_begun_before_the_cutoff_are_aborted(client, moto):
+    storage = client.app[STORAGE]
+    key = "cloud/00000000-0000-0000-0000-000000000001/00000000-0000-0000-0000-000000000002/x"
+    created = await storage.client.create_multipart_upload(Bucket=storage.bucket, Key=key)
+    initiated = (await storage.client.list_multipart_uploads(Bucket=storage.bucket))["Uploads"][0]["Initiated"]
+
+    assert await storage.abort_stale_uploads("cloud/", initiated) == 0  # begun at the cutoff: may be under way
+    assert await storage.abort_stale_uploads("invoices/", initiated + timedelta(seconds=1)) == 0  # another prefix
+    assert await storage.abort_stale_uploads("cloud/", initiated + timedelta(seconds=1)) == 1
+    uploads = await storage.client.list_multipart_uploads(Bucket=storage.bucket)
+    assert created["UploadId"] not in [u["UploadId"] for u in uploads.get("Uploads", [])]
