@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     rtmp_health_host: str = "127.0.0.1"  # where /live/health checks that the RTMP server answers
     rtmp_health_port: int = 1935
     rtmp_health_timeout: float = 1.0
-    rtmp_heartbeat_timeout: float = Field(90.0, gt=0)  # seconds without on_update before a live stream is ended
+    rtmp_heartbeat_timeout: float = Field(30.0, gt=0)  # seconds without on_update before a live stream is ended
     signing_secret: str | None = None
     hyperswitch_webhook_secret: str | None = None
     metrics_token: str | None = None  # bearer token for /metrics and /health/deep's details (monitoring)

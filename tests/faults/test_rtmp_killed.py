@@ -5,7 +5,10 @@ stream.ended, and the key goes live again through a new nginx."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,8 @@ from tests.faults.processes import worker_process
 from tests.live import rtmp
 from tests.live.test_rtmp_e2e import get_stream, my_key, nginx_for, subscribe
 from veza.app import create_app
+from veza.settings import Settings
+from workers.live import end_stale_broadcasts_cron
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(rtmp.missing() is not None, reason=rtmp.missing() or "")]
 
@@ -87,3 +92,17 @@ async def test_a_killed_nginx_ends_the_stream_within_a_minute_and_it_goes_live_a
             done = await next_event_of(ws, user["user"]["id"])
             assert (done["event"], done["data"]["id"]) == ("stream.ended", started["data"]["id"])
     assert worker.alive and worker.starts == 1
+
+
+def test_the_shipped_settings_end_a_crashed_nginx_stream_within_a_minute():
+    """What the test above shortens: with config/nginx-rtmp.conf's heartbeat interval, the default
+    RTMP_HEARTBEAT_TIMEOUT and the sweep's schedule, a stream is ended at most a minute after its last
+    heartbeat (so after the crash), and only after several heartbeats in a row were missed."""
+    interval = int(re.search(r"notify_update_timeout (\d+)s;", rtmp.CONFIG.read_text())[1])
+    with (Path(__file__).resolve().parents[2] / "config" / "default.toml").open("rb") as file:
+        timeout = tomllib.load(file)["rtmp_heartbeat_timeout"]
+    assert Settings.model_fields["rtmp_heartbeat_timeout"].default == timeout
+    seconds = sorted(end_stale_broadcasts_cron.second)
+    longest_gap = max(b - a for a, b in zip(seconds, [*seconds[1:], seconds[0] + 60], strict=True))
+    assert timeout + longest_gap <= WITHIN
+    assert timeout >= 3 * interval
