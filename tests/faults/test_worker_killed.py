@@ -17,14 +17,16 @@ from tests.factories import checkout, confirm_payment, connected_seller, make_pr
 from tests.faults.processes import LockHook, worker_process
 from tests.gear.helpers import create_item
 from tests.outage import wait_until
+from tests.payments.fake_stripe import FakeStripe
 from veza.app import create_app
 from veza.constants import WARRANTY_CHECK_JOB
-from veza.keys import ARQ, DB, STORAGE
+from veza.keys import ARQ, CONNECT_GATEWAY, DB, STORAGE
 from veza.payments import sandbox
 
 pytestmark = pytest.mark.slow
 
-DONE_WITHIN = 30  # seconds for the new worker to take the job again and finish it
+DONE_WITHIN = 30
+STRIPE_KEY = "sk_test_fault"  # seconds for the new worker to take the job again and finish it
 
 
 @pytest.fixture
@@ -202,3 +204,48 @@ async def test_a_webhook_delivery_killed_mid_request_completes_the_order_once(cl
     assert await value(client, "SELECT count(*) FROM sandbox_transfers") == 1
     kinds = await client.app[DB].fetch_all("SELECT type, count(*) FROM notifications GROUP BY type")
     assert all(row["count"] == 1 for row in kinds), kinds
+
+
+@pytest.fixture
+async def fake_stripe(aiohttp_server):
+    fake = FakeStripe(STRIPE_KEY)
+    server = await aiohttp_server(fake.app())
+    fake.url = str(server.make_url("")).rstrip("/")
+    yield fake
+    fake.release()
+
+
+async def test_a_stripe_transfer_killed_after_stripe_paid_is_paid_once(
+    aiohttp_client, app_settings, fake_stripe, hook, tmp_path
+):
+    stripe = {"connect_gateway": "stripe", "stripe_secret_key": STRIPE_KEY, "stripe_api_base": fake_stripe.url}
+    client = await aiohttp_client(create_app(app_settings.model_copy(update=stripe)))
+    worker = worker_process(app_settings, tmp_path, **stripe)
+    try:
+        seller = await make_user(client)
+        account = await client.app[CONNECT_GATEWAY].create_account(
+            email=seller["user"]["email"], idempotency_key=f"account-{seller['user']['id']}"
+        )
+        fake_stripe.complete_onboarding(account.account_id)
+        await client.app[DB].execute(
+            "INSERT INTO connect_accounts (user_id, gateway, account_id, connected, connected_at) "
+            "VALUES (%s, 'stripe', %s, true, now())",
+            (seller["user"]["id"], account.account_id),
+        )
+        order = await paid_order(client, await make_user(client), await make_product(client, seller))
+        transfer_id = await value(client, "SELECT id FROM seller_transfers WHERE order_id = %s", order["id"])
+        # Stripe makes the transfer; the worker dies before it records it.
+        hook.hold("SELECT 1 FROM seller_transfers WHERE id = %s FOR UPDATE", (transfer_id,))
+        await kill_while_waiting(worker, hook, "%UPDATE seller_transfers%")
+        assert len(fake_stripe.transfers) == 1
+
+        await until_equal(client, "completed", "SELECT status FROM seller_transfers WHERE id = %s", transfer_id)
+        assert len(fake_stripe.transfers) == 1
+        [paid] = fake_stripe.transfers
+        assert (
+            await value(client, "SELECT gateway_transfer_id FROM seller_transfers WHERE id = %s", transfer_id) == paid
+        )
+        posts = fake_stripe.posts("/v1/transfers")
+        assert len({post.headers["Idempotency-Key"] for post in posts}) == 1 < len(posts)  # asked again, paid once
+    finally:
+        worker.kill()
