@@ -9,6 +9,8 @@ hangs) and /health keeps answering; once it is back, everything works again with
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import Counter
 
 import aiohttp
 import pytest
@@ -89,9 +91,18 @@ async def burst(http, user: dict, rounds: int = 5) -> list[int]:
     return statuses
 
 
+async def background(http, user: dict, seen: list[int]) -> None:
+    """Traffic that goes on through every fault: each answer bounded in time and never a 500."""
+    while True:
+        seen += await burst(http, user, rounds=1)
+
+
 async def test_terminated_sessions_and_a_crashed_server_cost_503s_then_heal(http, cluster, web, worker):
     user = await register(http)
     assert set(await burst(http, user, rounds=2)) == {200}  # the pool holds several sessions now
+    seen: list[int] = []
+    load = asyncio.create_task(background(http, user, seen))
+    await wait_until(lambda: len(seen) >= 16)
 
     assert cluster.terminate("veza") > 0
     statuses = await burst(http, user)
@@ -112,6 +123,10 @@ async def test_terminated_sessions_and_a_crashed_server_cost_503s_then_heal(http
         return await status_of(http, "GET", CATALOG) == 200
 
     await wait_until(catalog_back, timeout=15)
+    load.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await load  # an assertion that failed in it (a 500, a request past BOUND) fails the test here
+    assert {200, 503} == set(seen), Counter(seen)
     assert set(await burst(http, user, rounds=2)) == {200}
     await register(http)
     # The worker too: an export asked now is built and ready.
