@@ -1,0 +1,63 @@
+"""Account: sign up, sign in, sign out; the session renewed from the refresh cookie; a session ended elsewhere
+asks for the password again without leaving the page."""
+
+from playwright.sync_api import expect
+
+from tests.browser.accounts import PASSWORD
+from tests.browser.checks import check_screen
+
+
+def test_sign_up_then_reload_then_sign_out(page, stack):
+    page.goto("/")
+    check_screen(page, "home")
+    page.get_by_role("link", name="Create an account").click()
+    expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
+    check_screen(page, "signup")
+    page.get_by_label("Username").fill("webfan1")
+    page.get_by_label("Email").fill("webfan1@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create the account").click()
+
+    expect(page).to_have_url(f"{stack.url}/account")
+    expect(page.get_by_test_id("account-username")).to_have_text("webfan1")
+    check_screen(page, "account")
+
+    page.reload()  # the access token was in memory only: the refresh cookie renews the session
+    expect(page.get_by_test_id("account-username")).to_have_text("webfan1")
+
+    page.get_by_role("button", name="Sign out").first.click()
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    page.goto("/account")  # signed out: the page asks to sign in, and comes back after
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert "next=%2Faccount" in page.url
+    check_screen(page, "login")
+
+
+def test_a_wrong_password_is_said_in_words_and_the_next_try_works(page, user):
+    page.goto("/login")
+    page.get_by_label("Email").fill(user["email"])
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Invalid email or password")
+    expect(page.get_by_label("Email")).to_have_value(user["email"])  # what was typed stays
+
+    page.get_by_label("Password").fill(user["password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("account-username")).to_have_text(user["username"])
+
+
+def test_a_session_ended_elsewhere_asks_for_the_password_and_carries_on(signed_in, user, stack):
+    page = signed_in
+    page.goto("/")
+    expect(page.get_by_role("heading", name=f"Welcome back, {user['username']}")).to_be_visible()
+    refresh = next(c["value"] for c in page.context.cookies() if c["name"] == "veza_refresh")
+    status, _ = stack.api("POST", "/auth/logout", {"refresh_token": refresh})
+    assert status == 200
+
+    page.get_by_role("link", name="Account", exact=True).click()  # GET /users/me: 401, and the cookie cannot renew it
+    dialog = page.get_by_role("dialog", name="Your session ended")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Password").fill(user["password"])
+    dialog.get_by_role("button", name="Sign in").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_test_id("account-username")).to_have_text(user["username"])
