@@ -51,6 +51,7 @@ CLIENT_SECTIONS = (
     "s",
     "gear",
     "selling",
+    "sell",  # the payout provider's return address after onboarding: /sell/payouts
     "admin",
     "settings",
 )

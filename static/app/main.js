@@ -15,10 +15,25 @@ export const SCREENS = [
     { path: '/login', title: 'Sign in', load: () => import('./screens/login.js') },
     { path: '/signup', title: 'Create an account', load: () => import('./screens/signup.js') },
     { path: '/account', title: 'Your account', load: () => import('./screens/account.js'), auth: 'user' },
+    { path: '/cloud', title: 'Cloud', load: () => import('./screens/cloud.js'), auth: 'user' },
+    { path: '/cloud/:id', title: 'Cloud file', load: () => import('./screens/cloud-file.js'), auth: 'user' },
+    { path: '/s/:token', title: 'Shared file', load: () => import('./screens/shared.js') },
+    { path: '/gear', title: 'Gear', load: () => import('./screens/gear.js'), auth: 'user' },
+    { path: '/gear/:id', title: 'Gear item', load: () => import('./screens/gear-item.js'), auth: 'user' },
+    { path: '/selling', title: 'Selling', load: () => import('./screens/selling.js'), auth: 'user' },
+    // where the payout provider sends the seller back after onboarding (veza/payments/sellers.py ONBOARDING_PAGE)
+    { path: '/sell/payouts', title: 'Selling', load: () => import('./screens/selling.js'), auth: 'user' },
+    { path: '/admin/transfers', title: 'Transfers (admin)', load: () => import('./screens/admin.js'), auth: 'admin' },
+    { path: '/settings', title: 'Settings', load: () => import('./screens/settings.js'), auth: 'user' },
 ];
 
 // The header's links; `auth` as above, `hideWhenSignedIn` for sign-in and sign-up.
 const NAV = [
+    { href: '/cloud', label: 'Cloud', auth: 'user' },
+    { href: '/gear', label: 'Gear', auth: 'user' },
+    { href: '/selling', label: 'Selling', auth: 'user' },
+    { href: '/admin/transfers', label: 'Admin', auth: 'admin' },
+    { href: '/settings', label: 'Settings', auth: 'user' },
     { href: '/account', label: 'Account', auth: 'user' },
     { href: '/login', label: 'Sign in', hideWhenSignedIn: true },
     { href: '/signup', label: 'Sign up', hideWhenSignedIn: true },
