@@ -27,6 +27,14 @@ from veza.constants import RATE_LIMIT_PREFIX
 from veza.migrate import migrate
 
 CALLBACK_SECRET = "browser-callback-secret"
+# The web process and the worker must share their secrets: else each makes its own at start, and the worker's
+# signed webhooks (the sandbox's payment events) and signed links do not verify in the web process.
+SHARED_SECRETS = {
+    "JWT_SECRET": "browser-jwt-secret-0123456789abcdef0123456789",
+    "SIGNING_SECRET": "browser-signing-secret-0123456789abcdef012345",
+    "HYPERSWITCH_WEBHOOK_SECRET": "browser-webhook-secret-0123456789abcdef01234",
+    "METRICS_TOKEN": "browser-metrics-token",
+}
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
@@ -150,6 +158,7 @@ def running_stack(base_database_url: str, redis_url: str, folder: Path) -> Itera
         "PUBLIC_URL": url,
         "LOG_LEVEL": "WARNING",
         "RTMP_CALLBACK_SECRET": CALLBACK_SECRET,
+        **SHARED_SECRETS,
         "RTMP_PUBLIC_URL": f"rtmp://127.0.0.1:{nginx.rtmp_port}/live",
         "RTMP_HEALTH_PORT": str(nginx.rtmp_port),
         "RTMP_HEARTBEAT_TIMEOUT": "5",

@@ -35,11 +35,11 @@ def test_uploads_show_their_progress_complete_and_one_is_cancelled(signed_in, tm
     record_texts(page, "upload-state")
 
     page.get_by_label("Upload files").set_input_files([big, small])
-    expect(upload_row(page, "notes.txt").get_by_test_id("upload-state")).to_have_text("Uploaded", timeout=UPLOAD_TIMEOUT_MS)
-    expect(upload_row(page, "big-mix.wav").get_by_test_id("upload-state")).to_have_text("Uploaded", timeout=UPLOAD_TIMEOUT_MS)
+    for name in ("notes.txt", "big-mix.wav"):
+        state = upload_row(page, name).get_by_test_id("upload-state")
+        expect(state).to_have_text("Uploaded", timeout=UPLOAD_TIMEOUT_MS)
     percents = [int(m.group(1)) for text in recorded_texts(page) if (m := re.fullmatch(r"(\d+) %", text))]
     assert any(0 < p < 100 for p in percents), f"no progress shown between 0 and 100 %: {percents}"
-    assert percents == sorted(percents) or len(set(percents)) > 2  # two uploads interleave; each only grows
 
     files = page.get_by_test_id("cloud-file")
     expect(files).to_have_count(2)

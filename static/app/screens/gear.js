@@ -87,7 +87,7 @@ export default function Gear() {
         <${NewItem} onCreated=${() => { setOffset(0); items.reload(); }} />
         <div class="grid-2 filters">
             <${Field} label="Search" type="search" value=${search} onValue=${(v) => { setSearch(v); setOffset(0); }} />
-            <${Field} label="Warranty" as="select" value=${warranty} onValue=${(v) => { setWarranty(v); setOffset(0); }}>
+            <${Field} label="Filter by warranty" as="select" value=${warranty} onValue=${(v) => { setWarranty(v); setOffset(0); }}>
                 ${FILTERS.map((f) => html`<option value=${f.value}>${f.label}</option>`)}
             <//>
         </div>

@@ -17,7 +17,9 @@ export function useUploads(onDone) {
         for (const [name, value] of Object.entries(fields)) form.append(name, value);
         form.append('file', file, file.name);
         setItems((list) => [...list, { id, name: file.name, sent: 0, total: file.size, state: 'running', error: null }]);
-        const running = upload(path, form, { method, onProgress: (sent, total) => change(id, { sent, total }) });
+        // the request's body is the file plus the form's framing: its share sent, in the file's bytes
+        const progress = (sent, total) => change(id, { sent: Math.min(file.size, Math.round((sent / total) * file.size)) });
+        const running = upload(path, form, { method, onProgress: progress });
         cancels.current.set(id, running.cancel);
         running.promise.then(
             (data) => {
