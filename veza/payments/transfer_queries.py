@@ -159,3 +159,14 @@ async def export_transfers(db: Executor, user_id: UUID, after: UUID, limit: int)
         """,
         (user_id, after, limit),
     )
+
+
+async def unsettled_count(db: Executor, seller_id: UUID) -> int:
+    """The seller's transfers still to be paid, retried or reversed."""
+    return await db.fetch_val(
+        """
+        SELECT count(*) FROM seller_transfers
+        WHERE seller_id = %s AND status IN ('pending', 'failed', 'reversal_pending')
+        """,
+        (seller_id,),
+    )
