@@ -1,8 +1,7 @@
 // Settings: profile, password, data export, and deleting the account.
-import { api, loadProfile } from '../api.js';
+import { api, loadProfile, logout } from '../api.js';
 import { html, useEffect, useState } from '../lib.js';
 import { navigate } from '../router.js';
-import * as session from '../session.js';
 import { AsyncView, Badge, Confirm, ErrorBox, Field, Submit, bytes, toast, useAsync, when } from '../ui.js';
 
 const EXPORT_POLL_MS = 2000;
@@ -140,7 +139,7 @@ function DeleteAccount() {
             return;
         }
         setAsking(false);
-        session.signedOut();
+        await logout().catch(() => {}); // the server ended the sessions already: this forgets it here
         toast('Your account is deleted.');
         navigate('/');
     };
