@@ -48,7 +48,8 @@ def test_a_seller_sells_and_an_admin_retries_the_failed_transfer(signed_in, user
 
     page.get_by_role("button", name="Set up payouts").click()  # the sandbox's onboarding link completes it
     page.wait_for_url("**/sell/connect/sandbox/complete?**")
-    page.goto("/selling")
+    page.goto("/sell/payouts?onboarding=done")  # where a real payout provider sends the seller back
+    expect(page.get_by_text("Welcome back: your payout account is being checked.")).to_be_visible()
     expect(balance).to_contain_text("Connected")
     stack.sql(
         "UPDATE sandbox_connect_accounts SET failing_transfers = 1 "
