@@ -76,6 +76,7 @@ def test_a_seller_sells_and_an_admin_retries_the_failed_transfer(signed_in, user
     product_id = stack.sql("SELECT id::text FROM products WHERE title = 'Night Drive'")[0][0]
 
     order_id = buy(stack, product_id)
+    expect(page.get_by_test_id("seller-transfer")).to_have_count(1)  # the sale's notification, over the socket
     transfer_id = transfer_of(stack, order_id, "failed")
     # the worker's own retry (a minute later) must not beat the admin's button on a slow machine
     stack.sql("UPDATE seller_transfers SET next_retry_at = now() + interval '1 hour' WHERE id = %s", (transfer_id,))
@@ -83,7 +84,7 @@ def test_a_seller_sells_and_an_admin_retries_the_failed_transfer(signed_in, user
     page.get_by_role("button", name="Archive Night Drive").click()
     page.get_by_role("dialog", name="Archive Night Drive?").get_by_role("button", name="Archive").click()
     expect(product).to_contain_text("Archived")
-    page.reload()  # the sale happened since the page loaded
+    page.reload()  # a first refusal notifies no one: the page shows it once reloaded
     expect(page.get_by_test_id("seller-transfer")).to_have_count(1)
     expect(page.get_by_test_id("seller-transfer")).to_contain_text("€22.49")  # 24.99 less the 10 % fee
     expect(page.get_by_test_id("transfer-status")).to_have_text("Failed, will retry")

@@ -5,6 +5,7 @@ import { html, useState } from '../lib.js';
 import {
     AsyncView, Badge, Confirm, Dialog, ErrorBox, Field, Pager, Submit, money, toast, useAsync, when,
 } from '../ui.js';
+import { useChannel } from '../ws.js';
 import { toCents } from './gear-parts.js';
 import { TransferBadge } from './status.js';
 
@@ -12,8 +13,16 @@ const PAGE = 20;
 const KINDS = [['track', 'Track'], ['sample_pack', 'Sample pack'], ['preset', 'Preset'], ['beat', 'Beat'], ['other', 'Other']];
 const CURRENCIES = ['EUR', 'USD', 'GBP'];
 
+// A sale or a payout told over the WebSocket (the user's notifications) reloads what it changes.
+function useSalesNews(reload) {
+    useChannel('notifications', (message) => {
+        if (message.event === 'notification.created' && /^(sale|transfer)\./.test(message.data?.type || '')) reload();
+    });
+}
+
 function Payouts({ query }) {
     const balance = useAsync(() => api('/sell/balance'));
+    useSalesNews(balance.reload);
     const [busy, setBusy] = useState(false);
     const [error, setError] = useState(null);
     const onboard = async () => {
@@ -147,6 +156,7 @@ function Products() {
 function Transfers() {
     const [offset, setOffset] = useState(0);
     const transfers = useAsync(() => api('/sell/transfers', { query: { limit: PAGE, offset } }), [offset]);
+    useSalesNews(transfers.reload);
     return html`<section aria-labelledby="transfers-title">
         <h2 id="transfers-title">Transfers</h2>
         <${AsyncView} state=${transfers} isEmpty=${(d) => d.total === 0} empty="No sales paid out yet."

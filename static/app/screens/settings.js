@@ -2,9 +2,10 @@
 import { api, loadProfile, logout } from '../api.js';
 import { html, useEffect, useState } from '../lib.js';
 import { navigate } from '../router.js';
+import { useChannel } from '../ws.js';
 import { AsyncView, Badge, Confirm, ErrorBox, Field, Submit, bytes, toast, useAsync, when } from '../ui.js';
 
-const EXPORT_POLL_MS = 2000;
+const EXPORT_POLL_MS = 5000; // in case the socket is down; the export's notification reloads at once
 
 // A form's submit: busy while the call runs, its error kept for the fields; what was typed stays on failure.
 function useSubmit(action) {
@@ -91,6 +92,9 @@ const EXPORT_STATES = {
 function Exports() {
     const exports = useAsync(() => api('/users/me/exports', { query: { limit: 10 } }));
     const inProgress = exports.data?.exports.some((e) => e.status === 'pending' || e.status === 'running');
+    useChannel('notifications', (message) => {
+        if (/^export\./.test(message.data?.type || '')) exports.reload(); // ready or failed: at once
+    });
     useEffect(() => {
         if (!inProgress) return undefined;
         const timer = setInterval(exports.reload, EXPORT_POLL_MS);
