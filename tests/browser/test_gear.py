@@ -28,8 +28,13 @@ def test_warranty_badges_documents_and_the_repair_log(signed_in, user, stack, tm
     page.get_by_role("link", name="Gear").click()
     expect(page.get_by_test_id("gear-item")).to_have_count(4)
     page.get_by_text("Add an item").click()
-    page.get_by_label("Name").fill("Studio monitor")
     page.get_by_label("Brand").fill("Genelec")
+    page.get_by_role("button", name="Add the item").click()  # no name: the API's 422, in words, by the field
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.locator(".field").filter(has=page.get_by_label("Name")).locator(".field-error")).not_to_be_empty()
+    expect(page.get_by_test_id("gear-item")).to_have_count(4)
+    page.get_by_label("Name").fill("Studio monitor")
+    expect(page.get_by_label("Brand")).to_have_value("Genelec")  # what was typed stayed
     page.get_by_label("Warranty", exact=True).select_option(label="Until a date")
     page.get_by_label("Warranty ends on").fill(str(today + timedelta(days=5)))
     page.get_by_role("button", name="Add the item").click()
