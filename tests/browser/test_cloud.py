@@ -45,6 +45,9 @@ def test_uploads_show_their_progress_complete_and_one_is_cancelled(signed_in, tm
     expect(files).to_have_count(2)
     expect(files.filter(has_text="big-mix.wav")).to_contain_text("20.0 MiB")
     expect(page.get_by_test_id("cloud-usage")).to_contain_text("2 files")
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Download notes.txt").click()
+    assert Path(downloading.value.path()).read_bytes() == small.read_bytes()
 
     page.get_by_label("Upload files").set_input_files(dropped)
     state = upload_row(page, "dropped.wav").get_by_test_id("upload-state")

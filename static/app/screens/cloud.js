@@ -41,20 +41,13 @@ export default function Cloud() {
         <${AsyncView} state=${files} isEmpty=${(d) => d.total === 0}
             empty=${term ? 'No file matches this search.' : 'No files yet: upload one above.'}
             render=${(d) => html`
-                <div class="table-wrap">
-                    <table>
-                        <thead><tr><th scope="col">Name</th><th scope="col">Size</th><th scope="col">Version</th><th scope="col">Changed</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
-                        <tbody>
-                            ${d.files.map((file) => html`<tr key=${file.id} data-testid="cloud-file">
-                                <td><a href=${`/cloud/${file.id}`}>${file.name}</a></td>
-                                <td>${bytes(file.size_bytes)}</td>
-                                <td>${file.current_version}</td>
-                                <td>${when(file.updated_at)}</td>
-                                <td><button type="button" class="secondary" onClick=${() => fetchFile(file)} aria-label=${`Download ${file.name}`}>Download</button></td>
-                            </tr>`)}
-                        </tbody>
-                    </table>
-                </div>
+                <ul class="rows" aria-label="Your files">
+                    ${d.files.map((file) => html`<li key=${file.id} class="row" data-testid="cloud-file">
+                        <span><a href=${`/cloud/${file.id}`}><strong>${file.name}</strong></a></span>
+                        <span>${bytes(file.size_bytes)} · version ${file.current_version} · changed ${when(file.updated_at)}</span>
+                        <span class="row-actions"><button type="button" class="secondary" onClick=${() => fetchFile(file)} aria-label=${`Download ${file.name}`}>Download</button></span>
+                    </li>`)}
+                </ul>
                 <${Pager} total=${d.total} limit=${PAGE} offset=${offset} onOffset=${setOffset} label="Pages of files" />`} />
     </section>`;
 }

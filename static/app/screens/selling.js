@@ -160,15 +160,12 @@ function Transfers() {
     return html`<section aria-labelledby="transfers-title">
         <h2 id="transfers-title">Transfers</h2>
         <${AsyncView} state=${transfers} isEmpty=${(d) => d.total === 0} empty="No sales paid out yet."
-            render=${(d) => html`<div class="table-wrap"><table>
-                <thead><tr><th scope="col">Date</th><th scope="col">Amount</th><th scope="col">Fee</th><th scope="col">Status</th></tr></thead>
-                <tbody>${d.transfers.map((t) => html`<tr key=${t.id} data-testid="seller-transfer">
-                    <td>${when(t.created_at)}</td>
-                    <td>${money(t.amount_cents, t.currency)}</td>
-                    <td>${money(t.platform_fee_cents, t.currency)}</td>
-                    <td><${TransferBadge} status=${t.status} />${t.next_retry_at && html` <small>next try ${when(t.next_retry_at)}</small>`}</td>
-                </tr>`)}</tbody>
-            </table></div>
+            render=${(d) => html`<ul class="rows" aria-label="Transfers">
+                ${d.transfers.map((t) => html`<li key=${t.id} class="row" data-testid="seller-transfer">
+                    <span><strong>${money(t.amount_cents, t.currency)}</strong> <${TransferBadge} status=${t.status} /></span>
+                    <span>${when(t.created_at)} · fee ${money(t.platform_fee_cents, t.currency)}${t.next_retry_at ? ` · next try ${when(t.next_retry_at)}` : ''}</span>
+                </li>`)}
+            </ul>
             <${Pager} total=${d.total} limit=${PAGE} offset=${offset} onOffset=${setOffset} label="Pages of transfers" />`} />
     </section>`;
 }
