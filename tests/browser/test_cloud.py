@@ -89,6 +89,10 @@ def test_a_version_is_restored_and_a_share_link_downloads_in_a_fresh_context(sig
     link = page.get_by_test_id("new-share-link").text_content()
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/s/[A-Za-z0-9_-]{43}", link), link
     expect(page.get_by_test_id("share")).to_have_count(1)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("button", name="Copy the link").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("() => navigator.clipboard.readText()") == link
     check_screen(page, "cloud-file")
 
     guest = new_page()  # its own context: not signed in

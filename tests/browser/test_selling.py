@@ -81,6 +81,17 @@ def test_a_seller_sells_and_an_admin_retries_the_failed_transfer(signed_in, user
     # the worker's own retry (a minute later) must not beat the admin's button on a slow machine
     stack.sql("UPDATE seller_transfers SET next_retry_at = now() + interval '1 hour' WHERE id = %s", (transfer_id,))
 
+    page.goto("/settings")  # a seller with a payout still to settle cannot leave yet: the 409 in words
+    page.get_by_label("Password (to delete the account)").fill(user["password"])
+    page.get_by_role("button", name="Delete my account").click()
+    confirm = page.get_by_role("dialog", name="Delete your account for good?")
+    confirm.get_by_role("button", name="Delete for good").click()
+    expect(page.get_by_role("alert")).to_contain_text("the account can be deleted once they are settled")
+    expect(page.get_by_role("link", name="Admin")).to_have_count(0)  # not an admin: no admin screen
+    page.goto("/admin/transfers")
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+
+    page.goto("/selling")
     page.get_by_role("button", name="Archive Night Drive").click()
     page.get_by_role("dialog", name="Archive Night Drive?").get_by_role("button", name="Archive").click()
     expect(product).to_contain_text("Archived")
