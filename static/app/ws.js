@@ -71,8 +71,15 @@ function connect() {
         if (socket !== ws) return; // replaced on purpose
         socket = null;
         authenticatedAs = null;
+        if (handlers.size === 0) { // nothing is followed any more: no socket until something is
+            setStatus('connecting');
+            return;
+        }
         if (event.code === CLOSE_UNAUTHORIZED) {
-            renewOrSignIn().then(connect, () => schedule());
+            // a session ended while signed in asks to sign in again; one ended by signing out (or deleting the
+            // account) just carries on anonymously
+            if (session.current().user) renewOrSignIn().then(connect, () => schedule());
+            else connect();
             return;
         }
         schedule();

@@ -143,9 +143,10 @@ function DeleteAccount() {
             return;
         }
         setAsking(false);
+        // leave this signed-in-only page first, so that signing out here does not send it to the sign-in page
+        navigate('/', { replace: true });
         await logout().catch(() => {}); // the server ended the sessions already: this forgets it here
         toast('Your account is deleted.');
-        navigate('/');
     };
     return html`<section aria-labelledby="delete-title" class="danger-zone">
         <h2 id="delete-title">Delete the account</h2>
