@@ -38,8 +38,10 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(pytest.mark.skip(reason=missing))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(database_url, tmp_path_factory) -> Iterator[Stack]:
+    """Stopped once the browser tests are done: its worker takes jobs from the suite's Redis db, so it must not
+    outlive them and steal the jobs of the tests that run after them in the same process."""
     with running_stack(database_url, os.environ["REDIS_URL"], tmp_path_factory.mktemp("browser")) as running:
         yield running
 
