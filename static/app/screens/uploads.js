@@ -1,6 +1,6 @@
 // The uploads under way on a page: one row per file with its progress bar, a Cancel button while it runs, and
 // its outcome in words. Several files upload at once.
-import { html, useCallback, useRef, useState } from '../lib.js';
+import { html, useCallback, useEffect, useRef, useState } from '../lib.js';
 import { upload } from '../transfer.js';
 import { bytes } from '../ui.js';
 
@@ -10,6 +10,8 @@ let uploadIds = 0;
 export function useUploads(onDone) {
     const [items, setItems] = useState([]);
     const cancels = useRef(new Map());
+    const finished = useRef(onDone);
+    finished.current = onDone; // the page's latest: an upload may end after a search changed what it lists
     const change = (id, patch) => setItems((list) => list.map((item) => (item.id === id ? { ...item, ...patch } : item)));
     const start = useCallback((file, path, { method = 'POST', fields = {} } = {}) => {
         const id = ++uploadIds;
@@ -24,11 +26,18 @@ export function useUploads(onDone) {
         running.promise.then(
             (data) => {
                 change(id, { state: 'done', sent: file.size });
-                onDone?.(data);
+                finished.current?.(data);
             },
             (error) => change(id, error.name === 'AbortError' ? { state: 'cancelled' } : { state: 'failed', error }),
         ).finally(() => cancels.current.delete(id));
-    }, [onDone]);
+    }, []);
+    const running = items.some((item) => item.state === 'running');
+    useEffect(() => {
+        if (!running) return undefined;
+        const stay = (event) => event.preventDefault(); // the browser asks before closing the tab mid-upload
+        addEventListener('beforeunload', stay);
+        return () => removeEventListener('beforeunload', stay);
+    }, [running]);
     const cancel = (id) => cancels.current.get(id)?.();
     const clear = () => setItems((list) => list.filter((item) => item.state === 'running'));
     return { items, start, cancel, clear };
