@@ -27,6 +27,7 @@ from veza.constants import RATE_LIMIT_PREFIX
 from veza.migrate import migrate
 
 CALLBACK_SECRET = "browser-callback-secret"
+SHARED_SECRETS = ("JWT_SECRET", "SIGNING_SECRET", "HYPERSWITCH_WEBHOOK_SECRET", "METRICS_TOKEN")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
@@ -53,6 +54,23 @@ class Stack:
                 return answer.status, json.loads(answer.read() or b"null")
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
+
+    def upload(self, token: str, name: str, content: bytes, content_type: str = "audio/wav") -> dict:
+        """POST /cloud/files with one multipart file field; the file's data."""
+        boundary = "veza-browser-test-boundary"
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                f"Content-Type: {content_type}\r\n\r\n"
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        request = urllib.request.Request(f"{self.url}/api/v1/cloud/files", data=body, method="POST")
+        request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.loads(answer.read())["data"]
 
     def sql(self, statement: str, params: tuple = ()) -> list[tuple]:
         with contextlib.closing(psycopg2.connect(self.database_url)) as conn, conn, conn.cursor() as cur:
@@ -150,6 +168,8 @@ def running_stack(base_database_url: str, redis_url: str, folder: Path) -> Itera
         "PUBLIC_URL": url,
         "LOG_LEVEL": "WARNING",
         "RTMP_CALLBACK_SECRET": CALLBACK_SECRET,
+        # Web and worker must share them (the worker signs the sandbox's webhooks, the web process checks them).
+        **{name: f"browser-{name.lower()}-0123456789abcdef0123456789abcdef" for name in SHARED_SECRETS},
         "RTMP_PUBLIC_URL": f"rtmp://127.0.0.1:{nginx.rtmp_port}/live",
         "RTMP_HEALTH_PORT": str(nginx.rtmp_port),
         "RTMP_HEARTBEAT_TIMEOUT": "5",
