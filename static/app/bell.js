@@ -36,6 +36,6 @@ export function Bell() {
     });
     const label = count ? `Notifications, ${count} unread` : 'Notifications, none unread';
     return html`<a href="/notifications" class="bell" aria-label=${label} data-testid="bell">
-        <span aria-hidden="true">🔔</span>${count > 0 && html`<span class="count" aria-hidden="true" data-testid="unread-count">${count}</span>`}
+        <svg aria-hidden="true" viewBox="0 0 24 24" width="22" height="22" fill="currentColor"><path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2z"/></svg>${count > 0 && html`<span class="count" aria-hidden="true" data-testid="unread-count">${count}</span>`}
     </a>`;
 }

@@ -39,8 +39,8 @@ function Item({ notification, onRead }) {
         <${ErrorBox} error=${error} />
         <div class="actions">
             ${link && html`<a href=${link[0]}>${link[1]}</a>`}
-            ${!notification.read_at && html`<button type="button" class="secondary" onClick=${read}
-                aria-label=${`Mark “${notification.title}” read`}>Mark read</button>`}
+            ${!notification.read_at && html`<button type="button" class="secondary" onClick=${read}>
+                Mark read<span class="visually-hidden">: ${notification.title}</span></button>`}
         </div>
     </li>`;
 }
