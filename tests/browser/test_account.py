@@ -64,3 +64,16 @@ def test_a_session_ended_elsewhere_asks_for_the_password_and_keeps_what_was_type
     expect(page.get_by_label("Search the catalog")).to_have_value("half-typed search")
     page.get_by_role("link", name="Account", exact=True).click()
     expect(page.get_by_test_id("account-username")).to_have_text(user["username"])
+
+
+def test_the_page_says_when_it_is_offline_and_when_it_is_back(signed_in):
+    page = signed_in
+    banner = page.get_by_text("You are offline")
+    expect(banner).to_have_count(0)
+    page.context.set_offline(True)
+    expect(banner).to_be_visible()
+    check_screen(page, "offline")
+    page.context.set_offline(False)
+    expect(banner).to_have_count(0)
+    page.get_by_role("link", name="Catalog").click()  # and the API answers again
+    expect(page.get_by_role("heading", name="Catalog")).to_be_visible()
