@@ -40,6 +40,22 @@ class Stack:
     nginx: rtmp.Nginx
     logs: Path
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    commands: dict[str, list[str]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self, name: str) -> None:
+        with (self.logs / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                self.commands[name], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def stop_web(self) -> None:
+        """Stop the web process (SIGTERM: it closes its sockets with GOING_AWAY), as a deploy or a crash would."""
+        stop(self.processes["web"])
+
+    def start_web(self) -> None:
+        self.start("web")
+        wait_healthy(self)
 
     def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
         """A call to the web process's API, as a script outside the browser would make it."""
@@ -174,16 +190,14 @@ def running_stack(base_database_url: str, redis_url: str, folder: Path) -> Itera
         "RTMP_HEALTH_PORT": str(nginx.rtmp_port),
         "RTMP_HEARTBEAT_TIMEOUT": "5",
     }
-    commands = {
+    stack.env = env
+    stack.commands = {
         "web": [sys.executable, "-m", "veza", "serve", "--host", "127.0.0.1", "--port", str(port)],
         "worker": [sys.executable, "-m", "veza", "worker"],
     }
     try:
-        for name, command in commands.items():
-            with (logs / f"{name}.log").open("wb") as log:
-                stack.processes[name] = subprocess.Popen(
-                    command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
+        stack.start("web")
+        stack.start("worker")
         wait_healthy(stack)
         yield stack
     finally:

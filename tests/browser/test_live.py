@@ -14,6 +14,7 @@ from tests.live import rtmp
 SHOWN_WITHIN_MS = 2000
 PUBLISH_SECONDS = 4
 ENCODER_CONNECT_SECONDS = 15
+RECONNECT_NOISE = ("ERR_CONNECTION_REFUSED", "WebSocket connection")
 
 
 def publish(url: str, seconds: float) -> subprocess.Popen:
@@ -99,3 +100,32 @@ def test_the_key_is_regenerated_only_after_a_confirmation(signed_in):
     dialog.get_by_role("button", name="Regenerate").click()
     expect(dialog).to_be_hidden()
     expect(page.get_by_test_id("stream-key")).not_to_have_text(old)
+
+
+def test_the_socket_reconnects_after_a_restart_and_resubscribes(new_page, watches, user, stack):
+    status, answer = stack.api("POST", "/auth/login", {"email": user["email"], "password": user["password"]})
+    assert status == 200, answer
+    status, answer = stack.api("GET", "/live/streams/me/key", token=answer["data"]["access_token"])
+    key = answer["data"]["stream_key"]
+    fan = new_page()
+    fan.goto("/live")
+    card = fan.get_by_test_id("stream-card")
+    expect(card.get_by_test_id("live-state")).to_have_text("Offline")
+    banner = fan.get_by_text("You are offline")
+
+    stack.stop_web()
+    try:
+        expect(banner).to_be_visible()
+    finally:
+        stack.start_web()
+    expect(banner).to_have_count(0, timeout=20_000)  # backoff: at most 15 s between tries
+    encoder = publish(f"rtmp://127.0.0.1:{stack.nginx.rtmp_port}/live/{key}", 2)
+    try:
+        expect(card.get_by_test_id("live-state")).to_have_text("LIVE", timeout=ENCODER_CONNECT_SECONDS * 1000)
+    finally:
+        encoder.wait(30)
+        encoder.stderr.close()
+    expect(card.get_by_test_id("live-state")).to_have_text("Ended", timeout=ENCODER_CONNECT_SECONDS * 1000)
+    # While the server was down, the browser logged its failed attempts to reconnect: expected here.
+    for watch in watches:
+        watch.errors = [e for e in watch.errors if not any(word in e for word in RECONNECT_NOISE)]
