@@ -56,4 +56,4 @@ def sign_in(page: Page, user: dict) -> None:
     page.get_by_label("Email").fill(user["email"])
     page.get_by_label("Password").fill(user["password"])
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("link", name="Account", exact=True)).to_be_visible()
+    expect(page.get_by_test_id("account-username")).to_have_text(user["username"])  # where sign-in leads

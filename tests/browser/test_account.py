@@ -77,3 +77,26 @@ def test_the_page_says_when_it_is_offline_and_when_it_is_back(signed_in):
     expect(banner).to_have_count(0)
     page.get_by_role("link", name="Catalog").click()  # and the API answers again
     expect(page.get_by_role("heading", name="Catalog")).to_be_visible()
+
+
+def test_a_refused_access_token_is_renewed_from_the_cookie_without_asking(signed_in, user):
+    page = signed_in
+    expect(page.get_by_test_id("account-username")).to_have_text(user["username"])
+    page.get_by_role("link", name="Catalog").click()
+    # The access token the page holds in memory stops working (as when it expires): the next call gets a 401.
+    page.evaluate(
+        """async () => {
+            const main = document.querySelector('link[rel="modulepreload"][href$="/app/session.js"]').href;
+            const session = await import(main);
+            session.update({ token: 'not-a-valid-token' });
+        }"""
+    )
+    answers = []
+    page.on("response", lambda r: answers.append((r.request.method, r.url.split("/api/v1")[-1], r.status)))
+    page.get_by_role("link", name="Account", exact=True).click()
+    expect(page.get_by_test_id("account-username")).to_have_text(user["username"])
+    expect(page.get_by_role("dialog", name="Your session ended")).to_have_count(0)
+    refused = [path for _, path, status in answers if status == 401]
+    assert refused and set(refused) <= {"/users/me", "/notifications/unread-count"}, answers
+    assert [a for a in answers if a[1] == "/auth/refresh"] == [("POST", "/auth/refresh", 200)]  # one renewal
+    assert [a for a in answers if a[1] == "/users/me"][-1] == ("GET", "/users/me", 200)

@@ -12,7 +12,8 @@ from tests.browser.checks import check_screen
 from tests.live import rtmp
 
 SHOWN_WITHIN_MS = 2000
-PUBLISH_SECONDS = 4
+PUBLISH_SECONDS = 12
+PLAY_SECONDS = 3
 ENCODER_CONNECT_SECONDS = 15
 RECONNECT_NOISE = ("ERR_CONNECTION_REFUSED", "WebSocket connection")
 
@@ -30,6 +31,37 @@ def publish(url: str, seconds: float) -> subprocess.Popen:
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     # fmt: on
+
+
+def play(url: str, seconds: float) -> subprocess.Popen:
+    """ffmpeg playing `url` for `seconds`, as a viewer would."""
+    command = [
+        rtmp.FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-i",
+        url,
+        "-t",
+        str(seconds),
+        "-f",
+        "null",
+        "-",
+    ]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def my_stream(stack, user: dict) -> str:
+    """The id of the user's stream (a draft is made for a streamer who has none)."""
+    status, answer = stack.api("GET", "/live/streams/me/key", token=user["token"])
+    assert status == 200, answer
+    return answer["data"]["stream_id"]
+
+
+def stream_card(page, stream_id: str):
+    """One stream's card on the streams list (other tests' streams are listed too)."""
+    return page.get_by_test_id("stream-card").filter(has=page.locator(f'a[href="/live/{stream_id}"]'))
 
 
 def wait_until_live(stack, user_id: str, live: bool) -> float:
@@ -56,7 +88,7 @@ def test_go_live_shows_live_to_fans_without_a_reload(new_page, user, stack):
 
     fan = new_page()
     fan.goto("/live")
-    card = fan.get_by_test_id("stream-card")
+    card = stream_card(fan, my_stream(stack, user))
     expect(card.get_by_test_id("live-state")).to_have_text("Offline")
     fan.evaluate("() => { window.notReloaded = true; }")
 
@@ -71,6 +103,13 @@ def test_go_live_shows_live_to_fans_without_a_reload(new_page, user, stack):
         card.get_by_role("link").click()
         expect(fan.get_by_test_id("live-state")).to_have_text("LIVE")
         check_screen(fan, "stream")
+        stream_id = fan.url.rsplit("/", 1)[1]
+        player = play(f"{server}/{stream_id}", PLAY_SECONDS)  # nginx's on_play: the viewer count follows live
+        try:
+            expect(fan.get_by_test_id("viewers")).to_have_text("1 viewer", timeout=PLAY_SECONDS * 1000)
+        finally:
+            player.wait(PLAY_SECONDS + 20)
+        expect(fan.get_by_test_id("viewers")).to_have_text("0 viewers")
         assert encoder.wait(PUBLISH_SECONDS + 20) == 0, encoder.stderr.read().decode(errors="replace")
     finally:
         if encoder.poll() is None:
@@ -103,13 +142,12 @@ def test_the_key_is_regenerated_only_after_a_confirmation(signed_in):
 
 
 def test_the_socket_reconnects_after_a_restart_and_resubscribes(new_page, watches, user, stack):
-    status, answer = stack.api("POST", "/auth/login", {"email": user["email"], "password": user["password"]})
+    status, answer = stack.api("GET", "/live/streams/me/key", token=user["token"])
     assert status == 200, answer
-    status, answer = stack.api("GET", "/live/streams/me/key", token=answer["data"]["access_token"])
     key = answer["data"]["stream_key"]
     fan = new_page()
     fan.goto("/live")
-    card = fan.get_by_test_id("stream-card")
+    card = stream_card(fan, answer["data"]["stream_id"])
     expect(card.get_by_test_id("live-state")).to_have_text("Offline")
     banner = fan.get_by_text("You are offline")
 
