@@ -21,7 +21,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 SERVED_DIRS = ("app", "vendor")
 SERVED_SUFFIXES = {".js", ".mjs", ".css", ".svg", ".png", ".ico", ".woff2"}
 # Modules every first visit needs: index.html preloads them so the browser fetches them in parallel, not one
-# import level after another. Screens load on demand.
+# import level after another. Screens load on demand, but the catalog is the home page.
 PRELOADED = (
     "vendor/preact.mjs",
     "vendor/hooks.mjs",

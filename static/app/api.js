@@ -46,8 +46,9 @@ function url(path, query) {
     return target.pathname + target.search;
 }
 
-async function send(path, { method = 'GET', body, query, headers = {}, signal, token }) {
+async function send(path, { method = 'GET', body, query, headers = {}, signal, token, fresh }) {
     const init = { method, headers: { Accept: 'application/json', ...headers }, signal, credentials: 'same-origin' };
+    if (fresh) init.cache = 'no-cache'; // revalidate: never a stale copy from the HTTP cache
     if (token) init.headers.Authorization = `Bearer ${token}`;
     if (body instanceof FormData || body instanceof Blob) {
         init.body = body;
@@ -71,7 +72,8 @@ async function unwrap(response) {
 }
 
 // api('/marketplace/products', { query: { search: 'x' } }) -> the envelope's data, or throws ApiError.
-// options: method, body (object -> JSON; FormData/Blob as is), query, headers, signal, raw (the Response).
+// options: method, body (object -> JSON; FormData/Blob as is), query, headers, signal, raw (the Response),
+// fresh (revalidate instead of using the browser's HTTP cache).
 export async function api(path, options = {}) {
     const hadToken = Boolean(session.current().token);
     let response = await send(path, { ...options, token: session.current().token });
@@ -175,4 +177,22 @@ export async function restore() {
         if (error.status === 401) session.signedOut();
         else session.update({ ready: true });
     }
+}
+
+// Download a file the API serves to signed-in users (a link cannot carry the bearer token): fetched, then
+// handed to the browser under the name the answer gives.
+export async function download(path, fallbackName) {
+    const response = await api(path, { raw: true });
+    const blob = await response.blob();
+    const disposition = response.headers.get('Content-Disposition') || '';
+    const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+    const plain = /filename="?([^";]+)"?/i.exec(disposition);
+    const name = encoded ? decodeURIComponent(encoded[1]) : plain ? plain[1] : fallbackName;
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
 }

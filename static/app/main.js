@@ -5,16 +5,25 @@ import { interceptLinks, match, navigate, useLocation } from './router.js';
 import { login, logout, restore } from './api.js';
 import { useSession } from './session.js';
 import { useConnectionStatus } from './ws.js';
+import { Bell } from './bell.js';
 import { Dialog, ErrorBox, Field, Loading, Submit, Toasts, toast } from './ui.js';
 
 // One entry per screen: its path pattern, its title, its module (default export: the screen's component,
 // called with { params, query }), and who may open it: auth 'user' (signed in) or 'admin'.
 // Paths must start with a section listed in veza/webclient.py CLIENT_SECTIONS.
 export const SCREENS = [
-    { path: '/', title: 'Home', load: () => import('./screens/home.js') },
+    { path: '/', title: 'Home', load: () => import('./screens/catalog.js') },
     { path: '/login', title: 'Sign in', load: () => import('./screens/login.js') },
     { path: '/signup', title: 'Create an account', load: () => import('./screens/signup.js') },
     { path: '/account', title: 'Your account', load: () => import('./screens/account.js'), auth: 'user' },
+    { path: '/catalog', title: 'Catalog', load: () => import('./screens/catalog.js') },
+    { path: '/catalog/:id', title: 'Product', load: () => import('./screens/product.js') },
+    { path: '/library', title: 'Your purchases', load: () => import('./screens/library.js'), auth: 'user' },
+    { path: '/orders/:id', title: 'Order', load: () => import('./screens/order.js'), auth: 'user' },
+    { path: '/live', title: 'Live', load: () => import('./screens/live.js') },
+    { path: '/live/:id', title: 'Stream', load: () => import('./screens/stream.js') },
+    { path: '/go-live', title: 'Go live', load: () => import('./screens/golive.js'), auth: 'user' },
+    { path: '/notifications', title: 'Notifications', load: () => import('./screens/notifications.js'), auth: 'user' },
     { path: '/cloud', title: 'Cloud', load: () => import('./screens/cloud.js'), auth: 'user' },
     { path: '/cloud/:id', title: 'Cloud file', load: () => import('./screens/cloud-file.js'), auth: 'user' },
     { path: '/s/:token', title: 'Shared file', load: () => import('./screens/shared.js') },
@@ -29,6 +38,10 @@ export const SCREENS = [
 
 // The header's links; `auth` as above, `hideWhenSignedIn` for sign-in and sign-up.
 const NAV = [
+    { href: '/catalog', label: 'Catalog' },
+    { href: '/live', label: 'Live' },
+    { href: '/library', label: 'Library', auth: 'user' },
+    { href: '/go-live', label: 'Go live', auth: 'user' },
     { href: '/cloud', label: 'Cloud', auth: 'user' },
     { href: '/gear', label: 'Gear', auth: 'user' },
     { href: '/selling', label: 'Selling', auth: 'user' },
@@ -47,20 +60,24 @@ function allowed(rule, user) {
 
 const loaded = new Map();
 
+// The module of the screen `entry`, or undefined while it loads (never the module of the previous screen, which
+// would render with the new screen's params).
 function useScreen(entry) {
-    const [module, setModule] = useState(() => loaded.get(entry));
-    const [error, setError] = useState(null);
+    const [state, setState] = useState(() => ({ entry, module: loaded.get(entry), error: null }));
     useEffect(() => {
         if (!entry) return;
-        setError(null);
         if (loaded.has(entry)) {
-            setModule(loaded.get(entry));
+            setState({ entry, module: loaded.get(entry), error: null });
             return;
         }
-        setModule(undefined);
-        entry.load().then((m) => { loaded.set(entry, m); setModule(m); }, setError);
+        setState({ entry, module: undefined, error: null });
+        entry.load().then(
+            (m) => { loaded.set(entry, m); setState((s) => (s.entry === entry ? { entry, module: m, error: null } : s)); },
+            (error) => setState((s) => (s.entry === entry ? { entry, module: undefined, error } : s)),
+        );
     }, [entry]);
-    return { module, error };
+    if (state.entry !== entry) return { module: loaded.get(entry), error: null };
+    return state;
 }
 
 function Screen({ where, user }) {
@@ -156,6 +173,7 @@ function Header({ user }) {
                 ${NAV.filter((item) => allowed(item.auth, user) && !(item.hideWhenSignedIn && user)).map(
                     (item) => html`<li><a href=${item.href}>${item.label}</a></li>`,
                 )}
+                ${user && html`<li><${Bell} /></li>`}
                 ${user && html`<li><button type="button" class="link" onClick=${signOut}>Sign out</button></li>`}
             </ul>
         </nav>

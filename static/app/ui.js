@@ -4,21 +4,23 @@ import { html, useCallback, useEffect, useId, useRef, useState } from './lib.js'
 
 // --- data ---------------------------------------------------------------------------------------------
 
-// const { data, error, loading, reload, setData } = useAsync(() => api('/x'), [deps])
+// const { data, error, loading, reload, setData } = useAsync(({ fresh }) => api('/x', { fresh }), [deps])
+// `fresh` is false on the first load and true on reload(): a reload follows a change, so it must not be
+// answered from the browser's HTTP cache (public API answers such as products are cacheable for a while).
 export function useAsync(load, deps = []) {
     const [state, setState] = useState({ data: null, error: null, loading: true });
     const run = useRef(0);
-    const reload = useCallback(async () => {
+    const reload = useCallback(async (fresh = true) => {
         const mine = ++run.current;
         setState((s) => ({ ...s, loading: true, error: null }));
         try {
-            const data = await load();
+            const data = await load({ fresh });
             if (mine === run.current) setState({ data, error: null, loading: false });
         } catch (error) {
             if (mine === run.current && error.name !== 'AbortError') setState((s) => ({ ...s, error, loading: false }));
         }
     }, deps);
-    useEffect(() => { reload(); }, [reload]);
+    useEffect(() => { reload(false); }, [reload]);
     const setData = useCallback((update) => setState((s) => ({
         ...s, data: typeof update === 'function' ? update(s.data) : update,
     })), []);

@@ -63,7 +63,8 @@ function connect() {
         if (message.type === 'authenticated') {
             authenticatedAs = token;
             subscribeAll();
-        } else if (message.type === 'event') {
+        } else if (message.type === 'event' || message.type === 'subscribed') {
+            // 'subscribed' (again, after a reconnect) tells a listener to fetch what it may have missed.
             for (const handler of handlers.get(message.channel) || []) handler(message);
         }
     };
@@ -108,7 +109,8 @@ session.subscribe((state) => {
 });
 addEventListener('online', () => { if (!socket) connect(); });
 
-// Follow a channel; returns the function that stops following it.
+// Follow a channel; returns the function that stops following it. The handler gets each event
+// ({ type: 'event', event, data }) and a { type: 'subscribed' } each time the subscription (re)starts.
 export function follow(channel, handler) {
     let set = handlers.get(channel);
     if (!set) {

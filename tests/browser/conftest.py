@@ -22,7 +22,8 @@ from tests.browser.stack import Stack, running_stack
 from tests.live import rtmp
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-EXPECT_TIMEOUT_MS = 5000
+EXPECT_TIMEOUT_MS = 10_000  # the machine is shared: pages can be slow to settle; timed checks set their own
+ACTION_TIMEOUT_MS = 15_000
 
 missing = None if Path(CHROMIUM).exists() else f"{CHROMIUM} is missing (apt-get install chromium)"
 missing = missing or rtmp.missing()
@@ -36,6 +37,14 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group("browser"))  # one stack per session, on one xdist worker
             if missing:
                 item.add_marker(pytest.mark.skip(reason=missing))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed and "stack" in item.funcargs:
+        report.sections.append(("veza logs", item.funcargs["stack"].log_tail()))
+    return report
 
 
 @pytest.fixture(scope="package")
@@ -74,6 +83,7 @@ def new_page(browser, stack, watches):
 
     def make(width: int = WIDE) -> Page:
         context = browser.new_context(base_url=stack.url, viewport={"width": width, "height": HEIGHT})
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
         watch = ConsoleWatch()

@@ -27,14 +27,7 @@ from veza.constants import RATE_LIMIT_PREFIX
 from veza.migrate import migrate
 
 CALLBACK_SECRET = "browser-callback-secret"
-# The web process and the worker must share their secrets: else each makes its own at start, and the worker's
-# signed webhooks (the sandbox's payment events) and signed links do not verify in the web process.
-SHARED_SECRETS = {
-    "JWT_SECRET": "browser-jwt-secret-0123456789abcdef0123456789",
-    "SIGNING_SECRET": "browser-signing-secret-0123456789abcdef012345",
-    "HYPERSWITCH_WEBHOOK_SECRET": "browser-webhook-secret-0123456789abcdef01234",
-    "METRICS_TOKEN": "browser-metrics-token",
-}
+SHARED_SECRETS = ("JWT_SECRET", "SIGNING_SECRET", "HYPERSWITCH_WEBHOOK_SECRET", "METRICS_TOKEN")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
@@ -47,6 +40,22 @@ class Stack:
     nginx: rtmp.Nginx
     logs: Path
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    commands: dict[str, list[str]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self, name: str) -> None:
+        with (self.logs / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                self.commands[name], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def stop_web(self) -> None:
+        """Stop the web process (SIGTERM: it closes its sockets with GOING_AWAY), as a deploy or a crash would."""
+        stop(self.processes["web"])
+
+    def start_web(self) -> None:
+        self.start("web")
+        wait_healthy(self)
 
     def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
         """A call to the web process's API, as a script outside the browser would make it."""
@@ -61,6 +70,23 @@ class Stack:
                 return answer.status, json.loads(answer.read() or b"null")
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
+
+    def upload(self, token: str, name: str, content: bytes, content_type: str = "audio/wav") -> dict:
+        """POST /cloud/files with one multipart file field; the file's data."""
+        boundary = "veza-browser-test-boundary"
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                f"Content-Type: {content_type}\r\n\r\n"
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        request = urllib.request.Request(f"{self.url}/api/v1/cloud/files", data=body, method="POST")
+        request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.loads(answer.read())["data"]
 
     def sql(self, statement: str, params: tuple = ()) -> list[tuple]:
         with contextlib.closing(psycopg2.connect(self.database_url)) as conn, conn, conn.cursor() as cur:
@@ -158,21 +184,20 @@ def running_stack(base_database_url: str, redis_url: str, folder: Path) -> Itera
         "PUBLIC_URL": url,
         "LOG_LEVEL": "WARNING",
         "RTMP_CALLBACK_SECRET": CALLBACK_SECRET,
-        **SHARED_SECRETS,
+        # Web and worker must share them (the worker signs the sandbox's webhooks, the web process checks them).
+        **{name: f"browser-{name.lower()}-0123456789abcdef0123456789abcdef" for name in SHARED_SECRETS},
         "RTMP_PUBLIC_URL": f"rtmp://127.0.0.1:{nginx.rtmp_port}/live",
         "RTMP_HEALTH_PORT": str(nginx.rtmp_port),
         "RTMP_HEARTBEAT_TIMEOUT": "5",
     }
-    commands = {
+    stack.env = env
+    stack.commands = {
         "web": [sys.executable, "-m", "veza", "serve", "--host", "127.0.0.1", "--port", str(port)],
         "worker": [sys.executable, "-m", "veza", "worker"],
     }
     try:
-        for name, command in commands.items():
-            with (logs / f"{name}.log").open("wb") as log:
-                stack.processes[name] = subprocess.Popen(
-                    command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
+        stack.start("web")
+        stack.start("worker")
         wait_healthy(stack)
         yield stack
     finally:

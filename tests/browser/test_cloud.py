@@ -10,7 +10,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.browser.checks import check_screen
-from tests.browser.objects import record_texts, recorded_texts, throttle_uploads
+from tests.browser.observe import record_texts, recorded_texts, throttle_uploads
 
 MIB = 1024 * 1024
 UPLOAD_TIMEOUT_MS = 30000

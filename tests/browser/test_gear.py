@@ -9,20 +9,18 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.browser.checks import check_screen
-from tests.browser.objects import token
 
 
 def test_warranty_badges_documents_and_the_repair_log(signed_in, user, stack, tmp_path):
     page = signed_in
     today = datetime.now(UTC).date()
-    access = token(stack, user)
     for body in [
         {"name": "Tube amp", "lifetime_warranty": True},
         {"name": "Old synth", "warranty_expires_at": str(today - timedelta(days=10))},
         {"name": "Ribbon mic", "warranty_expires_at": str(today + timedelta(days=200))},
         {"name": "Cable box"},
     ]:
-        status, answer = stack.api("POST", "/inventory/gear", body, token=access)
+        status, answer = stack.api("POST", "/inventory/gear", body, token=user["token"])
         assert status == 201, answer
 
     page.get_by_role("link", name="Gear").click()

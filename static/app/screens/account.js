@@ -4,7 +4,7 @@ import { navigate } from '../router.js';
 import { AsyncView, toast, useAsync, when } from '../ui.js';
 
 export default function Account() {
-    const me = useAsync(() => api('/users/me'));
+    const me = useAsync(({ fresh }) => api('/users/me', { fresh }));
     const signOut = async () => {
         try {
             await logout();

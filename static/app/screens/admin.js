@@ -59,8 +59,8 @@ export default function Admin() {
         </form>
         ${!sellerInvalid && html`<${AsyncView} state=${transfers} isEmpty=${(d) => d.total === 0} empty="No transfer matches these filters."
             render=${(d) => html`<p>${d.total} ${d.total === 1 ? 'transfer' : 'transfers'}</p>
-                <ul class="rows" aria-label="Transfers">
-                    ${d.transfers.map((t) => html`<li key=${t.id} class="row admin-transfer" data-testid="admin-transfer">
+                <ul class="item-rows" aria-label="Transfers">
+                    ${d.transfers.map((t) => html`<li key=${t.id} class="item-row admin-transfer" data-testid="admin-transfer">
                         <span><strong>${money(t.amount_cents, t.currency)}</strong> <${TransferBadge} status=${t.status} /> <small>fee ${money(t.platform_fee_cents, t.currency)}</small></span>
                         <span>Created ${when(t.created_at)} · ${t.retry_count} ${t.retry_count === 1 ? 'retry' : 'retries'}${t.next_retry_at ? ` · next try ${when(t.next_retry_at)}` : ''}</span>
                         <span class="ids">Seller <button type="button" class="link" onClick=${() => filter(setSeller)(t.seller_id)} aria-label=${`Only the transfers of seller ${t.seller_id}`}>${t.seller_id}</button> · order <code>${t.order_id}</code></span>

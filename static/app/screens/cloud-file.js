@@ -32,8 +32,8 @@ function Versions({ file, versions, onRestored }) {
     return html`<section aria-labelledby="versions-title">
         <h2 id="versions-title">Versions</h2>
         <${AsyncView} state=${versions} render=${(d) => html`
-            <ul class="rows" aria-label="Versions">
-                ${d.versions.map((v) => html`<li key=${v.id} class="row" data-testid="version">
+            <ul class="item-rows" aria-label="Versions">
+                ${d.versions.map((v) => html`<li key=${v.id} class="item-row" data-testid="version">
                     <span><strong>Version ${v.version}</strong> ${v.version === file.current_version && html`<${Badge} kind="ok">Current<//>`}</span>
                     <span>${bytes(v.size_bytes)} · ${when(v.created_at)}</span>
                     <span class="row-actions">
@@ -97,8 +97,8 @@ function Shares({ file }) {
             <${CopyButton} text=${shareLink(created.token)} label="Copy the link" />
         </div>`}
         <${AsyncView} state=${shares} isEmpty=${(d) => d.total === 0} empty="No share links yet."
-            render=${(d) => html`<ul class="rows" aria-label="Share links">
-                ${d.shares.map((s) => html`<li key=${s.id} class="row" data-testid="share">
+            render=${(d) => html`<ul class="item-rows" aria-label="Share links">
+                ${d.shares.map((s) => html`<li key=${s.id} class="item-row" data-testid="share">
                     <span>${shareState(s)} Created ${when(s.created_at)}</span>
                     <span>${s.revoked_at ? `Revoked ${when(s.revoked_at)}` : `Expires ${when(s.expires_at)}`} · <span data-testid="share-downloads">${s.download_count} ${s.download_count === 1 ? 'download' : 'downloads'}</span></span>
                     <span class="row-actions">${s.active && html`<button type="button" class="secondary" onClick=${() => setRevoking(s.id)}>Revoke</button>`}</span>

@@ -41,8 +41,8 @@ export default function Cloud() {
         <${AsyncView} state=${files} isEmpty=${(d) => d.total === 0}
             empty=${term ? 'No file matches this search.' : 'No files yet: upload one above.'}
             render=${(d) => html`
-                <ul class="rows" aria-label="Your files">
-                    ${d.files.map((file) => html`<li key=${file.id} class="row" data-testid="cloud-file">
+                <ul class="item-rows" aria-label="Your files">
+                    ${d.files.map((file) => html`<li key=${file.id} class="item-row" data-testid="cloud-file">
                         <span><a href=${`/cloud/${file.id}`}><strong>${file.name}</strong></a></span>
                         <span>${bytes(file.size_bytes)} · version ${file.current_version} · changed ${when(file.updated_at)}</span>
                         <span class="row-actions"><button type="button" class="secondary" onClick=${() => fetchFile(file)} aria-label=${`Download ${file.name}`}>Download</button></span>

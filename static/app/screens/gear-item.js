@@ -38,8 +38,8 @@ function Documents({ item }) {
         </div>
         <${UploadList} uploads=${uploads} />
         <${AsyncView} state=${documents} isEmpty=${(d) => d.total === 0} empty="No documents yet."
-            render=${(d) => html`<ul class="rows" aria-label="Documents">
-                ${d.documents.map((doc) => html`<li key=${doc.id} class="row" data-testid="gear-document">
+            render=${(d) => html`<ul class="item-rows" aria-label="Documents">
+                ${d.documents.map((doc) => html`<li key=${doc.id} class="item-row" data-testid="gear-document">
                     <span><strong>${doc.filename}</strong> (${doc.type})</span>
                     <span>${bytes(doc.size_bytes)} · ${when(doc.created_at)}</span>
                     <span class="row-actions">
@@ -98,8 +98,8 @@ function Repairs({ item, onChanged }) {
         <h2 id="repairs-title">Repair log</h2>
         <p data-testid="repair-total">Total cost: ${totals.length ? totals.map(([c, cents]) => money(cents, c)).join(' + ') : money(0, item.currency)}</p>
         <${AsyncView} state=${repairs} isEmpty=${(d) => d.total === 0} empty="No repairs logged."
-            render=${(d) => html`<ul class="rows" aria-label="Repairs">
-                ${d.repairs.map((r) => html`<li key=${r.id} class="row" data-testid="repair">
+            render=${(d) => html`<ul class="item-rows" aria-label="Repairs">
+                ${d.repairs.map((r) => html`<li key=${r.id} class="item-row" data-testid="repair">
                     <span><strong>${r.repair_date}</strong> ${r.description}</span>
                     <span>${money(r.cost_cents, r.currency)}${r.provider && ` · ${r.provider}`}</span>
                     <span class="row-actions"><button type="button" class="secondary" aria-label=${`Delete the repair of ${r.repair_date}`} onClick=${() => remove(r.id)}>Delete</button></span>

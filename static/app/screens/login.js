@@ -9,6 +9,8 @@ export function nextPath(query) {
     return next.startsWith('/') && !next.startsWith('//') ? next : '/account';
 }
 
+const START = '/login';
+
 export default function Login({ query }) {
     const [email, setEmail] = useState('');
     const [password, setPassword] = useState('');
@@ -20,7 +22,8 @@ export default function Login({ query }) {
         setError(null);
         try {
             await login(email.trim(), password);
-            navigate(nextPath(query), { replace: true });
+            // Unless the user went elsewhere meanwhile, go where the sign-in was asked for.
+            if (location.pathname === START) navigate(nextPath(query), { replace: true });
         } catch (e) {
             setError(e);
             setBusy(false);

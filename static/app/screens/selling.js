@@ -134,8 +134,8 @@ function Products() {
             <${ProductForm} key=${products.data?.total} onSaved=${(p) => { toast(`${p.title} is in the catalog.`); products.reload(); }} />
         </details>
         <${AsyncView} state=${products} isEmpty=${(d) => d.total === 0} empty="You have no products yet."
-            render=${(d) => html`<ul class="rows" aria-label="Your products">
-                ${d.products.map((p) => html`<li key=${p.id} class="row" data-testid="seller-product">
+            render=${(d) => html`<ul class="item-rows" aria-label="Your products">
+                ${d.products.map((p) => html`<li key=${p.id} class="item-row" data-testid="seller-product">
                     <span><strong>${p.title}</strong> ${p.status === 'active' ? html`<${Badge} kind="ok">On sale<//>` : html`<${Badge} kind="neutral">Archived<//>`}</span>
                     <span>${money(p.price_cents, p.currency)} · ${p.kind.replace('_', ' ')}</span>
                     <span class="row-actions">${p.status === 'active' && html`
@@ -160,8 +160,8 @@ function Transfers() {
     return html`<section aria-labelledby="transfers-title">
         <h2 id="transfers-title">Transfers</h2>
         <${AsyncView} state=${transfers} isEmpty=${(d) => d.total === 0} empty="No sales paid out yet."
-            render=${(d) => html`<ul class="rows" aria-label="Transfers">
-                ${d.transfers.map((t) => html`<li key=${t.id} class="row" data-testid="seller-transfer">
+            render=${(d) => html`<ul class="item-rows" aria-label="Transfers">
+                ${d.transfers.map((t) => html`<li key=${t.id} class="item-row" data-testid="seller-transfer">
                     <span><strong>${money(t.amount_cents, t.currency)}</strong> <${TransferBadge} status=${t.status} /></span>
                     <span>${when(t.created_at)} · fee ${money(t.platform_fee_cents, t.currency)}${t.next_retry_at ? ` · next try ${when(t.next_retry_at)}` : ''}</span>
                 </li>`)}

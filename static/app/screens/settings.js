@@ -111,8 +111,8 @@ function Exports() {
         <${ErrorBox} error=${form.error} />
         <p><button type="button" onClick=${form.submit} disabled=${form.busy || inProgress}>${inProgress ? 'An archive is being built…' : 'Request an archive'}</button></p>
         <${AsyncView} state=${exports} isEmpty=${(d) => d.total === 0} empty="No archive requested yet."
-            render=${(d) => html`<ul class="rows" aria-label="Archives">
-                ${d.exports.map((e) => html`<li key=${e.id} class="row" data-testid="export">
+            render=${(d) => html`<ul class="item-rows" aria-label="Archives">
+                ${d.exports.map((e) => html`<li key=${e.id} class="item-row" data-testid="export">
                     <span><${Badge} kind=${EXPORT_STATES[e.status][0]}>${EXPORT_STATES[e.status][1]}<//> requested ${when(e.created_at)}</span>
                     <span>${e.size_bytes !== null && bytes(e.size_bytes)}${e.expires_at && e.status === 'ready' ? ` · available until ${when(e.expires_at)}` : ''}</span>
                     ${e.download_url && html`<span class="row-actions"><a class="button secondary" href=${e.download_url} download>Download the archive</a></span>`}

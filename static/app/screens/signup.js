@@ -4,6 +4,8 @@ import { navigate } from '../router.js';
 import { ErrorBox, Field, Submit } from '../ui.js';
 import { nextPath } from './login.js';
 
+const START = '/signup';
+
 export default function Signup({ query }) {
     const [username, setUsername] = useState('');
     const [email, setEmail] = useState('');
@@ -16,7 +18,8 @@ export default function Signup({ query }) {
         setError(null);
         try {
             await register(username.trim(), email.trim(), password);
-            navigate(nextPath(query), { replace: true });
+            // Unless the user went elsewhere meanwhile, go where the sign-in was asked for.
+            if (location.pathname === START) navigate(nextPath(query), { replace: true });
         } catch (e) {
             setError(e);
             setBusy(false);
