@@ -83,6 +83,9 @@ def test_a_version_is_restored_and_a_share_link_downloads_in_a_fresh_context(sig
     expect(page.get_by_test_id("file-version")).to_have_text("3")
     expect(page.get_by_test_id("file-size")).to_contain_text(f"({len(first)} bytes)")
     expect(page.get_by_test_id("version")).to_have_count(3)
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Download version 2").click()
+    assert Path(downloading.value.path()).read_bytes() == second  # past versions stay as they were
 
     page.get_by_label("Link expires after").select_option(label="7 days")
     page.get_by_role("button", name="Create a share link").click()

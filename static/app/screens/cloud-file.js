@@ -1,9 +1,8 @@
 // One cloud file: its details, a new version uploaded with progress, its versions (download, restore), its
 // share links (create with an expiry, copy, revoke, downloads counted), and deleting it.
-import { api } from '../api.js';
+import { api, download } from '../api.js';
 import { html, useCallback, useState } from '../lib.js';
 import { navigate } from '../router.js';
-import { download } from '../transfer.js';
 import {
     AsyncView, Badge, Confirm, CopyButton, ErrorBox, Field, Submit, bytes, toast, useAsync, when,
 } from '../ui.js';
@@ -38,7 +37,7 @@ function Versions({ file, versions, onRestored }) {
                     <span>${bytes(v.size_bytes)} · ${when(v.created_at)}</span>
                     <span class="row-actions">
                         <button type="button" class="secondary" aria-label=${`Download version ${v.version}`}
-                            onClick=${() => download(`/cloud/files/${file.id}/download`, file.name, { version: v.version }).catch((e) => toast(e.message, 'error'))}>Download</button>
+                            onClick=${() => download(`/cloud/files/${file.id}/download?version=${v.version}`, file.name).catch((e) => toast(e.message, 'error'))}>Download</button>
                         ${v.version !== file.current_version && html`<button type="button" aria-label=${`Restore version ${v.version}`} onClick=${() => setAsking(v.version)}>Restore</button>`}
                     </span>
                 </li>`)}

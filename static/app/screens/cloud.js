@@ -1,7 +1,6 @@
 // Cloud: the user's files (search, pages), the storage used against the quota, and uploads with progress.
-import { api } from '../api.js';
+import { api, download } from '../api.js';
 import { html, useCallback, useState } from '../lib.js';
-import { download } from '../transfer.js';
 import { AsyncView, Field, Pager, bytes, toast, useAsync, useDebounced, when } from '../ui.js';
 import { UploadList, useUploads } from './uploads.js';
 

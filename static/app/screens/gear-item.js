@@ -1,9 +1,8 @@
 // One gear item: its details and warranty badge, its documents (upload, download, delete) and its repair log
 // with the total cost.
-import { api } from '../api.js';
+import { api, download } from '../api.js';
 import { html, useCallback, useState } from '../lib.js';
 import { navigate } from '../router.js';
-import { download } from '../transfer.js';
 import { AsyncView, Confirm, ErrorBox, Field, Submit, bytes, money, toast, useAsync, when } from '../ui.js';
 import { WarrantyBadge, toCents } from './gear-parts.js';
 import { UploadList, useUploads } from './uploads.js';

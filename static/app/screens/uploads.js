@@ -1,7 +1,7 @@
 // The uploads under way on a page: one row per file with its progress bar, a Cancel button while it runs, and
 // its outcome in words. Several files upload at once.
 import { html, useCallback, useEffect, useRef, useState } from '../lib.js';
-import { upload } from '../transfer.js';
+import { upload } from '../upload.js';
 import { bytes } from '../ui.js';
 
 let uploadIds = 0;

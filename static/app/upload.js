@@ -1,7 +1,6 @@
-// Files moving between the browser and the API with the session's token: uploads that report their progress
-// and can be cancelled (fetch() cannot report an upload's progress; XMLHttpRequest can), and downloads of
-// files that need the token (a plain link cannot send it).
-import { API, ApiError, api, renewOrSignIn } from './api.js';
+// Uploads that report their progress and can be cancelled: fetch() cannot report an upload's progress,
+// XMLHttpRequest can. The session's token goes with them, renewed once on a 401 like every other call.
+import { API, ApiError, renewOrSignIn } from './api.js';
 import * as session from './session.js';
 
 // const { promise, cancel } = upload('/cloud/files', formData, { onProgress: (sent, total) => ... })
@@ -40,18 +39,4 @@ export function upload(path, form, { method = 'POST', onProgress } = {}) {
             request?.abort();
         },
     };
-}
-
-// Download a file the API serves only with the bearer token, under `filename`.
-export async function download(path, filename, query) {
-    const response = await api(path, { raw: true, query });
-    const href = URL.createObjectURL(await response.blob());
-    const link = document.createElement('a');
-    link.href = href;
-    link.download = filename || '';
-    link.hidden = true;
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(href), 60000);
 }
