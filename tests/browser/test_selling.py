@@ -107,6 +107,12 @@ def test_a_seller_sells_and_an_admin_retries_the_failed_transfer(signed_in, user
     expect(admin.get_by_text("No transfer matches these filters.")).to_be_visible()
     admin.get_by_label("Created to").fill("")
     expect(rows).to_have_count(1)
+    admin.get_by_label("Created from").fill("2999-01-01")  # from after to: the API's 422, in words
+    admin.get_by_label("Created to").fill("2998-01-01")
+    expect(admin.get_by_role("alert")).to_contain_text("`from` must be before `to`")
+    admin.get_by_label("Created from").fill("")
+    admin.get_by_label("Created to").fill("")
+    expect(rows).to_have_count(1)
     check_screen(admin, "admin")
 
     rows.get_by_role("button", name="Retry").click()

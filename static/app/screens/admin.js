@@ -57,6 +57,9 @@ export default function Admin() {
             <${Field} label="Created from" type="date" value=${from} onValue=${filter(setFrom)} />
             <${Field} label="Created to" type="date" value=${to} onValue=${filter(setTo)} />
         </form>
+        ${(status || seller || from || to) && html`<p><button type="button" class="link" onClick=${() => {
+            setStatus(''); setSeller(''); setFrom(''); setTo(''); setOffset(0);
+        }}>Clear the filters</button></p>`}
         ${!sellerInvalid && html`<${AsyncView} state=${transfers} isEmpty=${(d) => d.total === 0} empty="No transfer matches these filters."
             render=${(d) => html`<p>${d.total} ${d.total === 1 ? 'transfer' : 'transfers'}</p>
                 <ul class="item-rows" aria-label="Transfers">
