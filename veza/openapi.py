@@ -15,6 +15,7 @@ from pydantic.json_schema import models_json_schema
 
 from veza import __version__
 from veza.http import EndpointSpec
+from veza.webclient import is_client_route
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
@@ -171,6 +172,7 @@ def build_spec(app: web.Application) -> dict[str, Any]:
         if route.resource is not None
         and route.method not in ("HEAD", "*")
         and not route.resource.canonical.startswith("/api/docs")
+        and not is_client_route(route)
     ]
     pairs = set()
     for _, _, handler in routes:
