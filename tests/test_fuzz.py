@@ -109,6 +109,7 @@ async def real_ids(client) -> dict[str, Any]:
             {"include-path-regex": r"^/api/v1/marketplace/products/\{id\}/reviews", "parameters": {"id": bought["id"]}},
             {"include-path-regex": r"^/api/v1/marketplace/products/", "parameters": {"id": product["id"]}},
             {"include-operation-id": "get_download_invoice", "parameters": {"id": paid["id"]}},
+            {"include-operation-id": "get_invoice_link", "parameters": {"id": paid["id"]}},
             # the user asks for a refund of an order they paid; the other order routes get the pending one
             {"include-operation-id": "post_request_refund", "parameters": {"id": refundable["id"]}},
             {"include-path-regex": r"^/api/v1/marketplace/orders/", "parameters": {"id": order["order"]["id"]}},

@@ -179,20 +179,18 @@ export async function restore() {
     }
 }
 
-// Download a file the API serves to signed-in users (a link cannot carry the bearer token): fetched, then
-// handed to the browser under the name the answer gives.
+// Download a file the API serves to signed-in users. A link cannot carry the bearer token, so the API hands out
+// a short-lived one (`<path>/link`: a presigned S3 URL or a signed link here) and the browser saves what it points
+// at: nothing is held in the page's memory, and a redirect to S3 needs no fetch() across origins. The server
+// names the file (Content-Disposition); `fallbackName` is the name when it does not.
 export async function download(path, fallbackName) {
-    const response = await api(path, { raw: true });
-    const blob = await response.blob();
-    const disposition = response.headers.get('Content-Disposition') || '';
-    const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
-    const plain = /filename="?([^";]+)"?/i.exec(disposition);
-    const name = encoded ? decodeURIComponent(encoded[1]) : plain ? plain[1] : fallbackName;
+    const [route, query] = path.split('?');
+    const { url } = await api(query ? `${route}/link?${query}` : `${route}/link`);
     const link = document.createElement('a');
-    link.href = URL.createObjectURL(blob);
-    link.download = name;
+    link.href = url;
+    link.download = fallbackName || '';
+    link.rel = 'noopener';
     document.body.append(link);
     link.click();
     link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
 }

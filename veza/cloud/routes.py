@@ -28,7 +28,8 @@ from veza.errors import NotFound
 from veza.http import Page, endpoint, ok, require_user, uuid_param
 from veza.keys import DB
 from veza.ratelimit import client_ip
-from veza.storage.serve import requested_range, serve_blob
+from veza.storage.models import DownloadLinkOut
+from veza.storage.serve import link_response, requested_range, serve_blob, serve_download
 from veza.tags.normalize import normalize_tag
 
 routes = web.RouteTableDef()
@@ -100,13 +101,22 @@ async def get_file(request: web.Request) -> web.Response:
     errors=[416],
 )
 async def download_file(request: web.Request, query: DownloadQuery) -> web.StreamResponse:
-    user, file_id = require_user(request), uuid_param(request)
-    db = request.app[DB]
-    file = await queries.get_file(db, file_id, user.id)
-    version = await queries.get_version(db, file_id, query.version or file["current_version"])
-    return await serve_blob(
-        request, version["storage_key"], content_type=version["content_type"], filename=file["name"]
-    )
+    download = await service.file_download(request.app, require_user(request).id, uuid_param(request), query.version)
+    return await serve_download(request, download)
+
+
+@routes.get("/cloud/files/{id}/download/link")
+@endpoint(
+    "A short-lived link (no token needed) to a file, or one of its versions: a presigned URL on S3, a signed "
+    "link to this API on local storage",
+    query=DownloadQuery,
+    response=DownloadLinkOut,
+    auth="user",
+    tags=TAGS,
+)
+async def download_link(request: web.Request, query: DownloadQuery) -> web.Response:
+    download = await service.file_download(request.app, require_user(request).id, uuid_param(request), query.version)
+    return await link_response(request, download)
 
 
 @routes.put("/cloud/files/{id}/content")

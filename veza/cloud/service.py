@@ -32,7 +32,7 @@ from veza.errors import Conflict, Invalid
 from veza.http import validate
 from veza.keys import DB, SETTINGS, STORAGE
 from veza.marketplace.assets import release_asset
-from veza.storage import Storage
+from veza.storage import Download, Storage
 from veza.tags.normalize import normalize_tags
 from veza.tasks import run_to_end
 
@@ -235,3 +235,11 @@ async def usage(app: web.Application, user: AuthUser) -> dict[str, Any]:
         "upload_max_bytes": settings.upload_max_bytes,
         "files": await queries.file_count(db, user.id),
     }
+
+
+async def file_download(app: web.Application, user_id: UUID, file_id: UUID, version: int | None) -> Download:
+    """One of the user's files, or one of its past versions, as it downloads; another's file is not found."""
+    db = app[DB]
+    file = await queries.get_file(db, file_id, user_id)
+    row = await queries.get_version(db, file_id, version or file["current_version"])
+    return Download(row["storage_key"], row["content_type"], file["name"])

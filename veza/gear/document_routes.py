@@ -1,4 +1,4 @@
-"""/inventory/gear/{id}/documents: upload (multipart, streamed), list, download (byte ranges), delete."""
+"""/inventory/gear/{id}/documents: upload (multipart, streamed), list, download (byte ranges) or a link, delete."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from veza.gear import documents
 from veza.gear.document_models import DocumentDeletedOut, DocumentForm, DocumentList, DocumentOut, DocumentsQuery
 from veza.http import endpoint, ok, require_user, uuid_param
 from veza.keys import DB
-from veza.storage.serve import serve_blob
+from veza.storage import Download
+from veza.storage.models import DownloadLinkOut
+from veza.storage.serve import link_response, serve_download
 
 routes = web.RouteTableDef()
 
@@ -59,9 +61,25 @@ async def list_documents(request: web.Request, query: DocumentsQuery) -> web.Res
     errors=[404, 416],
 )
 async def download_document(request: web.Request) -> web.StreamResponse:
-    user = require_user(request)
-    row = await queries.get_document(request.app[DB], uuid_param(request), uuid_param(request, "doc_id"), user.id)
-    return await serve_blob(request, row["storage_key"], content_type=row["content_type"], filename=row["filename"])
+    return await serve_download(request, await document_download(request))
+
+
+@routes.get("/inventory/gear/{id}/documents/{doc_id}/download/link")
+@endpoint(
+    "A short-lived link (no token needed) to a document: a presigned URL on S3, a signed link to this API "
+    "on local storage",
+    response=DownloadLinkOut,
+    auth="user",
+    tags=TAGS,
+    errors=[404],
+)
+async def document_download_link(request: web.Request) -> web.Response:
+    return await link_response(request, await document_download(request))
+
+
+async def document_download(request: web.Request) -> Download:
+    user, item_id, document_id = require_user(request), uuid_param(request), uuid_param(request, "doc_id")
+    return await documents.document_download(request.app, user.id, item_id, document_id)
 
 
 @routes.delete("/inventory/gear/{id}/documents/{doc_id}")

@@ -29,7 +29,7 @@ from veza.gear import document_queries as queries
 from veza.gear.document_models import DocumentFields
 from veza.http import validate
 from veza.keys import DB, STORAGE
-from veza.storage import Storage
+from veza.storage import Download, Storage
 from veza.tasks import run_to_end
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,12 @@ DOCUMENT_MAX_BYTES = 100 * MiB  # a manual or a scanned invoice; UPLOAD_MAX_BYTE
 
 def storage_key(owner_id: UUID, item_id: UUID, document_id: UUID) -> str:
     return f"gear/{owner_id}/{item_id}/{document_id}"
+
+
+async def document_download(app: web.Application, user_id: UUID, item_id: UUID, document_id: UUID) -> Download:
+    """One of the user's documents as it downloads; another's is not found."""
+    row = await queries.get_document(app[DB], item_id, document_id, user_id)
+    return Download(row["storage_key"], row["content_type"], row["filename"])
 
 
 class DocumentSource(MultipartSource):

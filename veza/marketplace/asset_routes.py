@@ -1,4 +1,4 @@
-"""/marketplace/products/{id}/download: the file a product sells, for its buyers and its seller."""
+"""/marketplace/products/{id}/download: the file a product sells (or a link to it), for its buyers and its seller."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from aiohttp import web
 
 from veza.http import endpoint, require_user, uuid_param
 from veza.marketplace import assets
-from veza.storage.serve import serve_blob
+from veza.storage import Download
+from veza.storage.models import DownloadLinkOut
+from veza.storage.serve import link_response, serve_download
 
 routes = web.RouteTableDef()
 
@@ -21,5 +23,21 @@ routes = web.RouteTableDef()
     errors=[416, 429],
 )
 async def download_product(request: web.Request) -> web.StreamResponse:
-    version, filename = await assets.asset_download(request.app, require_user(request), uuid_param(request))
-    return await serve_blob(request, version["storage_key"], content_type=version["content_type"], filename=filename)
+    return await serve_download(request, await product_download(request))
+
+
+@routes.get("/marketplace/products/{id}/download/link")
+@endpoint(
+    "A short-lived link (no token needed) to the file a product sells, for the same callers as its download "
+    "and counted in the same rate limit: a presigned URL on S3, a signed link to this API on local storage",
+    response=DownloadLinkOut,
+    auth="user",
+    tags=["marketplace"],
+    errors=[429],
+)
+async def product_download_link(request: web.Request) -> web.Response:
+    return await link_response(request, await product_download(request))
+
+
+async def product_download(request: web.Request) -> Download:
+    return await assets.asset_download(request.app, require_user(request), uuid_param(request))

@@ -20,6 +20,7 @@ from veza.keys import DB, REDIS
 from veza.marketplace import asset_queries as queries
 from veza.marketplace.cache import catalog_changed
 from veza.ratelimit import limit
+from veza.storage import Download
 
 DOWNLOADS_PER_MINUTE = 120  # per user; a player seeking through a track asks for many byte ranges
 
@@ -33,14 +34,14 @@ def download_name(title: str, file_name: str) -> str:
     return sanitize_name(title.replace("/", "-").replace("\\", "-") + extension)
 
 
-async def asset_download(app: web.Application, user: AuthUser, product_id: UUID) -> tuple[Row, str]:
-    """The current version of the product's file and its download name, for the product's seller and
+async def asset_download(app: web.Application, user: AuthUser, product_id: UUID) -> Download:
+    """The current version of the product's file, named after the product, for the product's seller and
     the holders of an active license (archived products included); anyone else gets a 404."""
     await limit(app[REDIS], "product-download", str(user.id), max_hits=DOWNLOADS_PER_MINUTE, per=60)
     db = app[DB]
     product = await queries.downloadable_product(db, product_id, user.id)
     version = await cloud_queries.current_version(db, product["asset_file_id"])
-    return version, download_name(product["title"], version["name"])
+    return Download(version["storage_key"], version["content_type"], download_name(product["title"], version["name"]))
 
 
 async def release_asset(app: web.Application, tx: Transaction, file_id: UUID) -> None:

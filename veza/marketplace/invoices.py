@@ -24,7 +24,8 @@ from veza.errors import Conflict
 from veza.jobs import enqueue
 from veza.keys import DB, METRICS, STORAGE
 from veza.marketplace import invoice_queries as queries
-from veza.marketplace.invoice_pdf import invoice_document, render_pdf
+from veza.marketplace.invoice_pdf import invoice_document, invoice_filename, render_pdf
+from veza.storage import Download
 from veza.users.queries import billing_party
 
 PDF = "application/pdf"
@@ -86,12 +87,14 @@ async def rerender_naming(app: web.Application, user_id: UUID, deleted_at: datet
     return done
 
 
-async def buyer_invoice(app: web.Application, buyer_id: UUID, order_id: UUID) -> Row:
-    """The stored invoice of one of the buyer's paid orders; another's order is not found."""
+async def buyer_invoice(app: web.Application, buyer_id: UUID, order_id: UUID) -> Download:
+    """The stored invoice PDF of one of the buyer's paid orders (rendered now if it is not yet);
+    another's order is not found."""
     order = await queries.buyer_order(app[DB], order_id, buyer_id)
     if order["status"] not in queries.INVOICED_STATUSES:
         raise Conflict("The order is not paid: it has no invoice", code="order_not_paid")
-    return await ensure_invoice(app, order_id)
+    invoice = await ensure_invoice(app, order_id)
+    return Download(invoice["storage_key"], PDF, invoice_filename(invoice))
 
 
 async def enqueue_unrendered(app: web.Application) -> int:

@@ -16,6 +16,7 @@ from veza.keys import SETTINGS, STORAGE
 from veza.settings import ConfigError, Settings
 from veza.storage.base import (
     Blob,
+    Download,
     InvalidKey,
     ObjectNotFound,
     RangeNotSatisfiable,
@@ -28,6 +29,7 @@ from veza.storage.s3 import S3Storage
 
 __all__ = [
     "Blob",
+    "Download",
     "InvalidKey",
     "LocalStorage",
     "ObjectNotFound",

@@ -55,6 +55,15 @@ class Blob:
 
 
 @dataclass(frozen=True)
+class Download:
+    """A stored file as one caller may download it: where it is, its type, the name it is saved under."""
+
+    key: str
+    content_type: str
+    filename: str | None = None
+
+
+@dataclass(frozen=True)
 class StoredObject:
     """One object as a listing sees it."""
 

@@ -3,18 +3,25 @@
 Local storage: the app streams the bytes. S3 (any backend that is not local): a
 302 to a presigned URL that lives a few minutes, answered by S3 with the same
 type and name, so the bytes never pass through the app.
+
+A route that serves a `Download` can also hand out a link to it (`link_response`): a
+browser cannot put its bearer token on a link, nor follow a 302 to S3 with fetch().
 """
 
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime
 
 from aiohttp import hdrs, web
 
 from veza.headers import prepare
+from veza.http import ok
 from veza.keys import STORAGE
-from veza.storage.base import Storage, content_disposition
+from veza.storage.base import Download, Storage, content_disposition
 from veza.storage.local import LocalStorage
+from veza.storage.models import DownloadLinkOut
 
 PRESIGN_SECONDS = 300
 PRIVATE = "private, no-store"
@@ -53,6 +60,23 @@ async def serve_blob(
     return await stream_blob(
         request, storage, key, content_type=content_type, filename=filename, cache_control=cache_control
     )
+
+
+async def serve_download(request: web.Request, download: Download) -> web.StreamResponse:
+    return await serve_blob(request, download.key, content_type=download.content_type, filename=download.filename)
+
+
+async def download_link(storage: Storage, download: Download, seconds: int = PRESIGN_SECONDS) -> DownloadLinkOut:
+    """A URL that downloads the file without a token for `seconds`: presigned on S3 (typed and named as
+    `serve_blob` answers), the signed-link route of local storage otherwise."""
+    expires = int(time.time()) + seconds  # what a local link signs; an S3 link counts from the same second
+    url = await storage.presign(download.key, seconds, filename=download.filename, content_type=download.content_type)
+    return DownloadLinkOut(url=url, expires_at=datetime.fromtimestamp(expires, UTC))
+
+
+async def link_response(request: web.Request, download: Download) -> web.Response:
+    link = await download_link(request.app[STORAGE], download)
+    return ok(link, headers={hdrs.CACHE_CONTROL: "no-store"})
 
 
 async def stream_blob(
