@@ -220,7 +220,7 @@ class EndpointSpec:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
-    auth: str | None = None  # None, "optional", "user", or a role name
+    auth: str = "public"  # who may call it: one of ACCESS
     body_required: bool = True
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
@@ -245,11 +245,33 @@ def require_role(request: web.Request, role: str) -> AuthUser:
     return user
 
 
-def check_auth(request: web.Request, rule: str | None) -> None:
-    if rule == "user":
+# Who may call a route: every route declares one (`endpoint(auth=...)`), the app refuses to start
+# with a route that does not, and tests/test_authz_matrix.py calls every route as each kind of
+# caller to check the answer the declaration promises.
+ACCESS: dict[str, str] = {
+    "public": "anyone; a token changes nothing",
+    "optional": "anyone; a token, when given, is used",
+    "credential": "anyone holding the credential the request itself carries (a signature, a callback secret, "
+    "a signed link, a share token, a refresh token, the metrics token); a bearer token gives nothing",
+    "user": "any signed-in user, acting on their own account",
+    "owner": "the signed-in owner of the object in the path; anyone else's object is a 404",
+    "party": "the buyer of the order in the path or a seller of one of its items; anyone else gets a 404",
+    "buyer": "a signed-in user who bought the (public) product in the path; anyone else gets a 403",
+    "seller": "a signed-in user with the seller role (or admin)",
+    "admin": "a signed-in admin",
+}
+NO_TOKEN_NEEDED = frozenset({"public", "optional", "credential"})
+SIGNED_IN = frozenset({"user", "owner", "party", "buyer"})  # a token is needed; the rule is in the service
+ROLES = frozenset({"seller", "admin"})
+
+
+def check_auth(request: web.Request, rule: str) -> None:
+    if rule in SIGNED_IN:
         require_user(request)
-    elif rule not in (None, "optional"):
+    elif rule in ROLES:
         require_role(request, rule)
+    elif rule not in NO_TOKEN_NEEDED:
+        raise ValueError(f"unknown access rule {rule!r}")
 
 
 def endpoint(
@@ -259,7 +281,7 @@ def endpoint(
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
     status: int = 200,
-    auth: str | None = None,
+    auth: str,
     tags: list[str] | tuple[str, ...] = (),
     errors: list[int] | tuple[int, ...] = (),
     content_type: str = "application/json",
@@ -267,6 +289,9 @@ def endpoint(
     form: type[BaseModel] | None = None,
     upload: type[BaseModel] | None = None,
 ) -> Callable[[Handler], Handler]:
+    if auth not in ACCESS:
+        raise ValueError(f"auth must be one of {sorted(ACCESS)}, not {auth!r}")
+
     def decorate(handler: Handler) -> Handler:
         spec = EndpointSpec(
             summary=summary or (handler.__doc__ or handler.__name__).strip().splitlines()[0],
@@ -283,7 +308,7 @@ def endpoint(
             upload=upload,
         )
 
-        if auth in (None, "optional") and query is None and body is None and form is None:
+        if auth in NO_TOKEN_NEEDED and query is None and body is None and form is None:
             handler.endpoint = spec  # type: ignore[attr-defined]
             return handler  # nothing to check or parse: no wrapper on the hot path
 

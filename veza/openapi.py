@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from veza import __version__
-from veza.http import EndpointSpec
+from veza.http import ACCESS, NO_TOKEN_NEEDED, ROLES, EndpointSpec
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
@@ -147,10 +147,12 @@ def _operation(path: str, method: str, handler: Any, refs: dict, schemas: dict) 
         errors.add(422)
     if params and any(p["in"] == "path" for p in params):
         errors.add(404)
-    if spec.auth not in (None, "optional"):
+    op["x-access"] = spec.auth
+    op["description"] = f"Who may call it ({spec.auth}): {ACCESS[spec.auth]}."
+    if spec.auth not in NO_TOKEN_NEEDED:
         op["security"] = [{"bearerAuth": []}]
         errors.add(401)
-        if spec.auth != "user":
+        if spec.auth in ROLES or spec.auth == "buyer":
             errors.add(403)
     if "health" not in spec.tags:  # anything else may need PostgreSQL, Redis or storage, which may be down
         errors.add(503)

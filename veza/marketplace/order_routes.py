@@ -45,7 +45,7 @@ async def my_orders(request: web.Request, query: OrdersQuery) -> web.Response:
 @endpoint(
     "One order: its buyer's, or one holding an item the caller sells",
     response=OrderOut,
-    auth="user",
+    auth="party",
     tags=["marketplace"],
 )
 async def get_order(request: web.Request) -> web.Response:
@@ -59,7 +59,7 @@ async def get_order(request: web.Request) -> web.Response:
     "(send an Idempotency-Key header to retry safely); the payment service settles it",
     body=RefundIn,
     response=RefundInitiated,
-    auth="user",
+    auth="party",
     tags=["marketplace"],
     errors=[404, 409, 502, 503],
 )

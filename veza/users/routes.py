@@ -57,7 +57,7 @@ async def list_exports(request: web.Request, query: Page) -> web.Response:
 @endpoint(
     "One of the caller's data exports, with a fresh download link while ready",
     response=ExportOut,
-    auth="user",
+    auth="owner",
     tags=["users"],
 )
 async def get_export(request: web.Request) -> web.Response:
