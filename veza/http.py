@@ -255,7 +255,8 @@ ACCESS: dict[str, str] = {
     "a signed link, a share token, a refresh token, the metrics token); a bearer token gives nothing",
     "user": "any signed-in user, acting on their own account",
     "owner": "the signed-in owner of the object in the path; anyone else's object is a 404",
-    "party": "the buyer of the order in the path or a seller of one of its items; anyone else gets a 404",
+    "party": "a party to the sale in the path: the buyer or a seller of the order, the buyer or the seller of "
+    "the product; anyone else gets a 404",
     "buyer": "a signed-in user who bought the (public) product in the path; anyone else gets a 403",
     "seller": "a signed-in user with the seller role (or admin)",
     "admin": "a signed-in admin",
