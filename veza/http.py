@@ -227,6 +227,9 @@ class EndpointSpec:
     content_type: str = "application/json"
     form: type[BaseModel] | None = None  # an HTML form body (urlencoded), parsed like a JSON body
     upload: type[BaseModel] | None = None  # a multipart body the handler streams itself: documented only
+    # What the answer makes: route path -> JSON pointer of its new path parameter in the answer
+    # (OpenAPI links, which stateful fuzzing follows), e.g. {"/live/streams/{id}": "/data/id"}
+    links: tuple[tuple[str, str], ...] = ()
 
 
 def require_user(request: web.Request) -> AuthUser:
@@ -289,6 +292,7 @@ def endpoint(
     body_required: bool = True,
     form: type[BaseModel] | None = None,
     upload: type[BaseModel] | None = None,
+    links: dict[str, str] | None = None,
 ) -> Callable[[Handler], Handler]:
     if auth not in ACCESS:
         raise ValueError(f"auth must be one of {sorted(ACCESS)}, not {auth!r}")
@@ -307,6 +311,7 @@ def endpoint(
             body_required=body_required,
             form=form,
             upload=upload,
+            links=tuple((links or {}).items()),
         )
 
         if auth in NO_TOKEN_NEEDED and query is None and body is None and form is None:

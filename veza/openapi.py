@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from veza import __version__
+from veza.constants import API_PREFIX
 from veza.http import ACCESS, NO_TOKEN_NEEDED, ROLES, EndpointSpec
 
 REF = "#/components/schemas/{model}"
@@ -166,6 +167,39 @@ def _operation(path: str, method: str, handler: Any, refs: dict, schemas: dict) 
     return op
 
 
+def add_links(paths: dict[str, dict[str, Any]], routes: list[tuple[str, str, Any]]) -> None:
+    """OpenAPI links from each operation's success answer to the operations on what it made.
+
+    A handler declares `links={"/live/streams/{id}": "/data/id"}`: every operation at that path or
+    under it whose path parameters are all known (the new one from the answer, the others from the
+    request's own path) gets a link.
+    """
+    for path, method, handler in routes:
+        spec: EndpointSpec | None = getattr(handler, "endpoint", None)
+        if spec is None or not spec.links:
+            continue
+        source = _PATH_PARAM.sub(r"{\1}", path)
+        known = set(_PATH_PARAM.findall(source))
+        operation = paths[source][method.lower()]
+        links = operation["responses"][str(spec.status)].setdefault("links", {})
+        for made, pointer in spec.links:
+            target = API_PREFIX + made
+            new = _PATH_PARAM.findall(target)[-1]
+            for other, operations in paths.items():
+                if other != target and not other.startswith(target + "/"):
+                    continue
+                names = _PATH_PARAM.findall(other)
+                if not set(names) <= known | {new}:
+                    continue
+                parameters = {name: f"$request.path.{name}" for name in names if name != new}
+                parameters[new] = f"$response.body#{pointer}"
+                for target_op in operations.values():
+                    links[target_op["operationId"]] = {
+                        "operationId": target_op["operationId"],
+                        "parameters": {f"path.{name}": value for name, value in parameters.items()},
+                    }
+
+
 def build_spec(app: web.Application) -> dict[str, Any]:
     routes = [
         (route.resource.canonical, route.method, route.handler)
@@ -194,6 +228,7 @@ def build_spec(app: web.Application) -> dict[str, Any]:
         openapi_path = _PATH_PARAM.sub(r"{\1}", path)
         paths.setdefault(openapi_path, {})[method.lower()] = _operation(path, method, handler, refs, schemas)
 
+    add_links(paths, routes)
     return {
         "openapi": "3.1.0",
         "info": {

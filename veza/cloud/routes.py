@@ -57,6 +57,7 @@ def version_param(request: web.Request) -> int:
     auth="user",
     tags=TAGS,
     errors=UPLOAD_ERRORS,
+    links={"/cloud/files/{id}": "/data/id"},
 )
 async def upload_file(request: web.Request) -> web.Response:
     row = await service.upload_file(request.app, require_user(request), MultipartSource(request, UPLOAD_FIELDS))
@@ -173,6 +174,7 @@ async def restore(request: web.Request) -> web.Response:
     response=NewShareOut,
     auth="owner",
     tags=TAGS,
+    links={"/cloud/shares/{share_id}": "/data/id", "/cloud/shared/{token}": "/data/token"},
 )
 async def create_share(request: web.Request, body: ShareIn) -> web.Response:
     share = await shares.create_share(request.app, require_user(request), uuid_param(request), body)

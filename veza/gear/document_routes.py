@@ -26,6 +26,7 @@ UPLOAD_ERRORS = [400, 404, 408, 413, 415, 422]
     auth="owner",
     tags=TAGS,
     errors=UPLOAD_ERRORS,
+    links={"/inventory/gear/{id}/documents/{doc_id}": "/data/id"},
 )
 async def upload_document(request: web.Request) -> web.Response:
     user, item_id = require_user(request), uuid_param(request)

@@ -26,7 +26,16 @@ TAGS = ["gear"]
 
 
 @routes.post("/inventory/gear")
-@endpoint("Add a gear item", body=GearIn, response=GearOut, status=201, auth="user", tags=TAGS, errors=[422])
+@endpoint(
+    "Add a gear item",
+    body=GearIn,
+    response=GearOut,
+    status=201,
+    auth="user",
+    tags=TAGS,
+    errors=[422],
+    links={"/inventory/gear/{id}": "/data/id"},
+)
 async def create_gear_item(request: web.Request, body: GearIn) -> web.Response:
     row = await service.create_item(request.app, require_user(request).id, body)
     return ok(GearOut.model_validate(row), status=201)
@@ -70,7 +79,15 @@ async def delete_gear_item(request: web.Request) -> web.Response:
 
 
 @routes.post("/inventory/gear/{id}/repairs")
-@endpoint("Log a repair of a gear item", body=RepairIn, response=RepairOut, status=201, auth="owner", tags=TAGS)
+@endpoint(
+    "Log a repair of a gear item",
+    body=RepairIn,
+    response=RepairOut,
+    status=201,
+    auth="owner",
+    tags=TAGS,
+    links={"/inventory/gear/{id}/repairs/{repairId}": "/data/id"},
+)
 async def add_gear_repair(request: web.Request, body: RepairIn) -> web.Response:
     row = await service.add_repair(request.app, require_user(request).id, uuid_param(request), body)
     return ok(RepairOut.model_validate(row), status=201)

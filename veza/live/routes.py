@@ -73,7 +73,15 @@ async def get_stream(request: web.Request) -> web.Response:
 
 
 @routes.post("/live/streams")
-@endpoint("Create a stream", body=StreamIn, response=OwnStreamOut, status=201, auth="user", tags=["live"])
+@endpoint(
+    "Create a stream",
+    body=StreamIn,
+    response=OwnStreamOut,
+    status=201,
+    auth="user",
+    tags=["live"],
+    links={"/live/streams/{id}": "/data/id"},
+)
 async def create_stream(request: web.Request, body: StreamIn) -> web.Response:
     row = await service.create_stream(request.app, require_user(request), body)
     return ok(OwnStreamOut.model_validate(row), status=201)

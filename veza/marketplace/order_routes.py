@@ -24,6 +24,7 @@ routes = web.RouteTableDef()
     auth="user",
     tags=["marketplace"],
     errors=[409, 502],
+    links={"/marketplace/orders/{id}": "/data/order/id", "/payments/sandbox/{payment_id}": "/data/payment/payment_id"},
 )
 async def create_order(request: web.Request, body: OrderIn) -> web.Response:
     user = require_user(request)

@@ -54,6 +54,7 @@ async def product(request: web.Request) -> web.Response:
     status=201,
     auth="user",
     tags=["marketplace"],
+    links={"/marketplace/products/{id}": "/data/id"},
 )
 async def create_product(request: web.Request, body: ProductIn) -> web.Response:
     row = await service.create_product(request.app, require_user(request), body)

@@ -40,6 +40,7 @@ async def update_me(request: web.Request, body: UpdateMeIn) -> web.Response:
     auth="user",
     tags=["users"],
     errors=[429],
+    links={"/users/me/exports/{id}": "/data/export_id"},
 )
 async def request_export(request: web.Request) -> web.Response:
     row = await export.request_export(request.app, require_user(request).id)
