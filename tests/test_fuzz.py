@@ -151,11 +151,11 @@ def run_schemathesis(
             if not stateful:
                 tested.add(event.recorder.label)
             for interaction in event.recorder.interactions.values():
-                if interaction.response is not None:
-                    figures["stateful_requests" if stateful else "requests"] += 1
-                    label = f"{interaction.request.method} {interaction.request.uri}"
-                    operation = event.recorder.label if not stateful else label
-                    statuses.setdefault(operation, set()).add(interaction.response.status_code)
+                if interaction.response is None:
+                    continue
+                figures["stateful_requests" if stateful else "requests"] += 1
+                if not stateful:  # a stateful scenario's label is its first operation's
+                    statuses.setdefault(event.recorder.label, set()).add(interaction.response.status_code)
             for case_id, checks in event.recorder.checks.items():
                 for check in checks:
                     if check.status == Status.FAILURE and check.failure_info is not None:
