@@ -28,6 +28,7 @@ from uuid import UUID
 import aiohttp
 import orjson
 import pytest
+from aiohttp import web
 
 from tests.factories import PASSWORD, make_user, ws_receive, ws_subscribe
 from tests.gear.helpers_docs import document_form
@@ -35,6 +36,7 @@ from tests.payments.helpers import payment_event
 from tests.world import (
     API,
     METRICS_TOKEN,
+    ROLES,
     RTMP_SECRET,
     SETTINGS_UPDATE,
     STRIPE_WEBHOOK_SECRET,
@@ -42,8 +44,8 @@ from tests.world import (
     fresh_session,
     make_world,
 )
-from veza.app import create_app
-from veza.http import ACCESS
+from veza.app import create_app, refuse_undeclared_routes
+from veza.http import ACCESS, endpoint
 from veza.keys import DB, HUB, SETTINGS
 from veza.notifications.service import notify
 from veza.payments import stripe_webhooks
@@ -186,6 +188,21 @@ async def logout(client, world, who):
     return call(f"{API}/auth/logout", headers=headers, bearer=False)
 
 
+def as_a_new_user(recipe: Recipe) -> Recipe:
+    """A call that changes or ends the caller's account (a password change, an account deletion), made
+    by each signed-in caller as a new user of the same role, so that the shared callers stay intact."""
+
+    async def new_user(client, world: World, who: str) -> Call:
+        c = await recipe(client, world, who)
+        if who == "anonymous":
+            return c
+        user = await make_user(client, role=ROLES[who])
+        headers = {**c.kwargs.get("headers", {}), **user["headers"]}
+        return call(c.path, **{**c.kwargs, "headers": headers, "bearer": False})
+
+    return new_user
+
+
 async def refresh(client, world, who):
     return call(f"{API}/auth/refresh", json={"refresh_token": world.users["owner"]["refresh_token"]})
 
@@ -273,7 +290,9 @@ RECIPES: dict[str, Recipe] = {
     "POST /api/v1/auth/refresh": refresh,
     "POST /api/v1/auth/logout": logout,
     "GET /api/v1/users/me": fixed(f"{API}/users/me"),
-    "PATCH /api/v1/users/me": fixed(f"{API}/users/me", json={}),
+    "PATCH /api/v1/users/me": as_a_new_user(
+        fixed(f"{API}/users/me", json={"password": "Another-Horse-Battery-7", "current_password": PASSWORD})
+    ),
     "POST /api/v1/users/me/export": fixed(f"{API}/users/me/export"),
     "GET /api/v1/users/me/exports": fixed(f"{API}/users/me/exports"),
     "GET /api/v1/users/me/exports/{id}": owns_export,
@@ -608,3 +627,23 @@ async def test_a_socket_authenticated_again_as_someone_else_hears_only_them(clie
     await notify(client.app, UUID(other["user"]["id"]), "matrix", "Still the new user's")
     assert (await ws_receive(ws, type_="event"))["data"]["title"] == "Still the new user's"
     await ws.close()
+
+
+def test_a_route_without_a_declaration_stops_the_app():
+    async def undeclared(request: web.Request) -> web.Response:
+        return web.Response()
+
+    @endpoint("Declared", auth="public")
+    async def declared(request: web.Request) -> web.Response:
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_get("/api/v1/new", undeclared)
+    app.router.add_get("/api/v1/declared", declared)
+    with pytest.raises(RuntimeError, match="GET /api/v1/new") as refused:
+        refuse_undeclared_routes(app)
+    assert "/api/v1/declared" not in str(refused.value)
+    with pytest.raises(TypeError):
+        endpoint("Who may call it is not said")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="auth must be one of"):
+        endpoint("A misspelt rule", auth="users")

@@ -32,6 +32,7 @@ from veza.payments.sandbox_connect import fail_next_transfers
 
 API = "/api/v1"
 CALLERS = ("owner", "other", "seller", "admin")
+ROLES = {"owner": "user", "other": "user", "seller": "seller", "admin": "admin"}
 RTMP_SECRET = "rtmp-callback-secret-for-the-matrix"
 STRIPE_WEBHOOK_SECRET = "whsec_matrix"
 METRICS_TOKEN = "metrics-token-for-the-matrix"
@@ -64,12 +65,7 @@ def _query(url: str) -> dict[str, str]:
 
 
 async def make_world(client) -> World:
-    users = {
-        "owner": await make_user(client),
-        "other": await make_user(client),
-        "seller": await make_user(client, role="seller"),
-        "admin": await make_user(client, role="admin"),
-    }
+    users = {who: await make_user(client, role=ROLES[who]) for who in CALLERS}
     world = World(users)
     ids = world.ids
     owner = users["owner"]
