@@ -21,6 +21,7 @@ What each declaration promises:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ from veza.keys import DB, HUB, SETTINGS
 from veza.notifications.service import notify
 from veza.payments import stripe_webhooks
 from veza.payments.signing import sign
+from veza.webclient import is_client_route
 
 pytestmark = pytest.mark.slow
 
@@ -290,6 +292,7 @@ RECIPES: dict[str, Recipe] = {
     "POST /api/v1/auth/refresh": refresh,
     "POST /api/v1/auth/logout": logout,
     "GET /api/v1/users/me": fixed(f"{API}/users/me"),
+    "DELETE /api/v1/users/me": as_a_new_user(fixed(f"{API}/users/me", json={"password": PASSWORD})),
     "PATCH /api/v1/users/me": as_a_new_user(
         fixed(f"{API}/users/me", json={"password": "Another-Horse-Battery-7", "current_password": PASSWORD})
     ),
@@ -457,20 +460,33 @@ def expected(rule: str, who: str) -> int | None:
     raise AssertionError(f"no expectation for {rule!r}")
 
 
-def routes_of(app) -> dict[str, tuple[str, str]]:
-    """ "METHOD /path" -> (its declared rule, method) for every route of the router."""
+async def client_file(client, world, who):
+    """One of the browser client's files, as its page links it."""
+    page = await (await client.get("/")).text()
+    return call(re.search(r'(/static/[^/"]+/[^"]+\.js)"', page)[1])
+
+
+def client_recipe(path: str) -> Recipe:
+    """The browser client's pages (and the deep links into them) and files: one way for all of them."""
+    if path.startswith("/static/"):
+        return client_file
+    return fixed(path.replace("{rest}", "some/deep/link"))
+
+
+def routes_of(app) -> dict[str, tuple[str | None, str, Recipe | None]]:
+    """ "METHOD /path" -> (its declared rule, method, recipe) for every route of the router."""
     found = {}
     for route in app.router.routes():
         if route.method == "HEAD":
             continue
         path = route.resource.canonical
         spec = getattr(route.handler, "endpoint", None)
-        rule = (
-            spec.auth
-            if spec is not None
-            else ("public" if path.startswith(DOCS) or path.endswith("openapi.json") else None)
-        )
-        found[f"{route.method} {path}"] = (rule, route.method)
+        rule = spec.auth if spec is not None else None
+        if path.startswith(DOCS) or path.endswith("openapi.json"):
+            rule = "public"  # the API's own documentation, added after the check of declarations
+        key = f"{route.method} {path}"
+        recipe = client_recipe(path) if is_client_route(route) else RECIPES.get(key)
+        found[key] = (rule, route.method, recipe)
     return found
 
 
@@ -516,11 +532,11 @@ def hidden_from(world: World) -> dict[str, set[str]]:
 
 
 def test_every_route_declares_who_may_call_it(app):
-    undeclared = [key for key, (rule, _) in routes_of(app).items() if rule not in ACCESS]
-    assert undeclared == []
-    assert set(routes_of(app)) - set(RECIPES) == set(), "routes without a recipe in the matrix"
-    assert set(RECIPES) - set(routes_of(app)) == set(), "recipes of routes that no longer exist"
-    credential = {key for key, (rule, _) in routes_of(app).items() if rule == "credential"}
+    routes = routes_of(app)
+    assert [key for key, (rule, _, _) in routes.items() if rule not in ACCESS] == []
+    assert [key for key, (_, _, recipe) in routes.items() if recipe is None] == [], "routes without a recipe"
+    assert set(RECIPES) - set(routes) == set(), "recipes of routes that no longer exist"
+    credential = {key for key, (rule, _, _) in routes.items() if rule == "credential"}
     assert credential == set(WITHOUT_CREDENTIAL)
 
 
@@ -536,8 +552,8 @@ async def test_the_matrix(client):
     ]
     hidden = hidden_from(world)
     wrong: list[str] = []
-    for key, (rule, method) in sorted(routes_of(client.app).items(), key=lambda item: run_order(item[0])):
-        if key not in RECIPES:
+    for key, (rule, method, recipe) in sorted(routes_of(client.app).items(), key=lambda item: run_order(item[0])):
+        if recipe is None:
             wrong.append(f"{key}: no recipe")
             continue
         refusals = []
@@ -546,11 +562,11 @@ async def test_the_matrix(client):
             for who in WHO:
                 answer = WITHOUT_CREDENTIAL_BY_CALLER.get(key, {}).get(who, status)
                 refusals.append((who, bare, answer))
-        plan = [(who, RECIPES[key], expected(rule, who)) for who in WHO]
+        plan = [(who, recipe, expected(rule, who)) for who in WHO]
         if rule == "credential":
-            plan = [("anonymous", RECIPES[key], None)]
-        for who, recipe, refusal in refusals + plan:
-            c = await recipe(client, world, who)
+            plan = [("anonymous", recipe, None)]
+        for who, make_call, refusal in refusals + plan:
+            c = await make_call(client, world, who)
             before = await fingerprint(db, tables) if refusal is not None and refusal >= 400 else None
             status, body = await send(client, world, who, method, c)
             if refusal is None or refusal < 400:

@@ -15,15 +15,24 @@ from veza.settings import ConfigError, Settings, load_settings
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.processes > 1:
+        from veza.processes import run_web_processes, web_environment
+
+        if port == 0:
+            sys.exit("veza: --processes needs a fixed port, not 0")
+        sys.exit(run_web_processes(args.processes, host, port, web_environment(settings)))
+
     from veza.app import create_app
     from veza.logs import AccessLogger
     from veza.serve import run
 
     run(
         create_app(settings),
-        args.host or settings.host,
-        args.port or settings.port,
+        host,
+        port,
         per_address=settings.max_connections_per_address,
+        reuse_port=settings.reuse_port,
         access_log_class=AccessLogger,
         access_log=logging.getLogger("veza.access") if settings.access_log else None,
         keepalive_timeout=75,  # aiohttp's run_app default; the handler's own default is an hour
@@ -143,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web process (REST + WebSocket)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N web processes on one port (SO_REUSEPORT); the kernel spreads connections over them",
+    )
     serve.set_defaults(func=cmd_serve)
     worker = sub.add_parser("worker", help="run the arq worker")
     worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
@@ -177,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from veza.memory import return_large_blocks
+
+    return_large_blocks()
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()

@@ -35,6 +35,7 @@ from veza.settings import Settings
 from veza.storage import routes as storage_routes
 from veza.tags import routes as tags_routes
 from veza.users import routes as users_routes
+from veza.webclient import add_client_routes
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 SWAGGER_UI_DIR = Path(swagger_ui.__file__).parent / "static"  # Swagger UI 5 (OpenAPI 3.1), no CDN
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> web.Application:
     for route in health.routes:
         if route.path in LEGACY_ROOT_PATHS:
             app.router.add_get(route.path, health.deprecated(route.handler), allow_head=False)
+    add_client_routes(app)
     refuse_undeclared_routes(app)
     add_docs_routes(app)
     return app

@@ -18,6 +18,8 @@ SWEEP_TRANSFERS_JOB = "sweep_transfers"  # cron: queue due transfer retries, los
 EXPORT_JOB = "build_export"  # (export_id): build and store a user's data archive (ZIP)
 EXPIRE_EXPORTS_JOB = "expire_exports"  # cron, daily: delete the archives past their expiry
 SWEEP_EXPORTS_JOB = "sweep_exports"  # cron: queue again the exports a crash left pending or running
+ERASE_ACCOUNT_JOB = "erase_account"  # (user_id): delete what a deleted account held
+SWEEP_ERASURES_JOB = "sweep_erasures"  # cron: queue again the erasures a crash or an outage left unfinished
 
 # Redis keys, and the prefixes of the keys and channels named after something.
 WORKER_HEARTBEAT_KEY = "veza:worker:heartbeat"

@@ -132,3 +132,8 @@ async def run_once(
 async def purge_expired(db: Executor) -> int:
     """Delete the keys past their 24 hours; the number deleted."""
     return await db.execute("DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'")
+
+
+async def forget_user(db: Executor, user_id: UUID) -> None:
+    """The user's remembered answers, for a deleted account's erasure."""
+    await db.execute("DELETE FROM idempotency_keys WHERE user_id = %s", (user_id,))

@@ -16,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 from veza import __version__
 from veza.constants import API_PREFIX
 from veza.http import ACCESS, NO_TOKEN_NEEDED, ROLES, EndpointSpec
+from veza.webclient import is_client_route
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
@@ -207,6 +208,7 @@ def build_spec(app: web.Application) -> dict[str, Any]:
         if route.resource is not None
         and route.method not in ("HEAD", "*")
         and not route.resource.canonical.startswith("/api/docs")
+        and not is_client_route(route)
     ]
     pairs = set()
     for _, _, handler in routes:

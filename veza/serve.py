@@ -178,13 +178,27 @@ class _CountedConnection(asyncio.Protocol):
 
 
 class CappedTCPSite(web.BaseSite):
-    """A TCP site whose connections go through an AddressCap, to EnvelopeRequestHandler protocols."""
+    """A TCP site whose connections go through an AddressCap, to EnvelopeRequestHandler protocols.
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, per_address: int, **kwargs: Any) -> None:
+    With `reuse_port`, the socket is bound with SO_REUSEPORT: several processes listen on one port
+    and the kernel spreads new connections over them.
+    """
+
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        *,
+        per_address: int,
+        reuse_port: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(runner, **kwargs)
         self._host = host
         self._port = port
         self.per_address = per_address
+        self.reuse_port = reuse_port
 
     @property
     def name(self) -> str:
@@ -203,7 +217,7 @@ class CappedTCPSite(web.BaseSite):
         assert server is not None
         self.cap = AddressCap(envelope_handlers(server), self.per_address)
         self._server = await asyncio.get_running_loop().create_server(
-            self.cap, self._host, self._port, backlog=self._backlog
+            self.cap, self._host, self._port, backlog=self._backlog, reuse_port=self.reuse_port or None
         )
 
 
@@ -218,7 +232,9 @@ def raise_open_files_limit() -> None:
         log.warning("could not raise the open-files limit from %d: %s", soft, exc)
 
 
-async def serve(app: web.Application, host: str, port: int, *, per_address: int, **runner_args: Any) -> None:
+async def serve(
+    app: web.Application, host: str, port: int, *, per_address: int, reuse_port: bool = False, **runner_args: Any
+) -> None:
     """Serve `app` until SIGINT or SIGTERM, then shut it down gracefully."""
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(AcceptFailureLog())
@@ -228,14 +244,16 @@ async def serve(app: web.Application, host: str, port: int, *, per_address: int,
     runner = web.AppRunner(app, **runner_args)
     await runner.setup()
     try:
-        site = CappedTCPSite(runner, host, port, per_address=per_address)
+        site = CappedTCPSite(runner, host, port, per_address=per_address, reuse_port=reuse_port)
         await site.start()
-        log.info("serving on %s:%s", host, site.port)
+        log.info("serving on %s:%s%s", host, site.port, " (SO_REUSEPORT)" if reuse_port else "")
         await stop.wait()
     finally:
         await runner.cleanup()
 
 
-def run(app: web.Application, host: str, port: int, *, per_address: int, **runner_args: Any) -> None:
+def run(
+    app: web.Application, host: str, port: int, *, per_address: int, reuse_port: bool = False, **runner_args: Any
+) -> None:
     raise_open_files_limit()
-    asyncio.run(serve(app, host, port, per_address=per_address, **runner_args))
+    asyncio.run(serve(app, host, port, per_address=per_address, reuse_port=reuse_port, **runner_args))

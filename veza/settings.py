@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     db_statement_timeout: float = 5.0  # PostgreSQL cancels a statement that runs longer
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_connect_timeout: float = 2.0
+    # How long a job stays claimed after its worker last renewed the claim (every third of it, while
+    # the job runs): a worker killed mid-job has its jobs run again this long after, not after the
+    # longest job's timeout.
+    worker_job_lease: float = Field(30.0, ge=1)
     redis_timeout: float = 3.0  # a command without an answer by then fails (a frozen server)
     # Certificate check for rediss:// URLs; "none" for Heroku Redis, whose certificates are self-signed.
     redis_ssl_cert_reqs: Literal["required", "optional", "none"] = "required"
@@ -74,7 +78,7 @@ class Settings(BaseSettings):
     rtmp_health_host: str = "127.0.0.1"  # where /live/health checks that the RTMP server answers
     rtmp_health_port: int = 1935
     rtmp_health_timeout: float = 1.0
-    rtmp_heartbeat_timeout: float = Field(90.0, gt=0)  # seconds without on_update before a live stream is ended
+    rtmp_heartbeat_timeout: float = Field(30.0, gt=0)  # seconds without on_update before a live stream is ended
     signing_secret: str | None = None
     hyperswitch_webhook_secret: str | None = None
     metrics_token: str | None = None  # bearer token for /metrics and /health/deep's details (monitoring)
@@ -89,6 +93,8 @@ class Settings(BaseSettings):
     body_idle_timeout: float = Field(5.0, gt=0)  # seconds a request body may go without a byte (408 past it)
     # Concurrent connections from one TCP peer (behind a proxy: the proxy's address); 0 means no cap.
     max_connections_per_address: int = Field(200, ge=0)
+    # Bind with SO_REUSEPORT, so that several `veza serve` processes share one port (the kernel spreads connections).
+    reuse_port: bool = False
 
     ws_max_sockets_per_client: int = Field(50, ge=1)  # open WebSockets per client address
     ws_max_channels_per_socket: int = Field(100, ge=1)

@@ -21,6 +21,7 @@ from arq.worker import Worker
 from veza.redis import connect_arq, redis_unreachable
 from veza.resources import running_resources
 from veza.settings import Settings
+from workers.lease import LeasedWorker
 from workers.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ def _redis_down(exc: BaseException) -> bool:
 
 def build_worker(ctx: dict[str, Any], pool: ArqRedis, burst: bool) -> Worker:
     options = {k: v for k, v in vars(WorkerSettings).items() if not k.startswith("_")}
-    return Worker(**options, redis_pool=pool, ctx=ctx, burst=burst, handle_signals=False)
+    lease = ctx["settings"].worker_job_lease
+    return LeasedWorker(**options, redis_pool=pool, ctx=ctx, burst=burst, handle_signals=False, job_lease=lease)
 
 
 async def _discard(worker: Worker | None, pool: ArqRedis) -> None:

@@ -22,7 +22,13 @@ from workers.payments import (
 )
 from workers.storage import reconcile_storage_cron
 from workers.system import worker_heartbeat
-from workers.users import build_export_job, expire_exports_cron, sweep_exports_cron
+from workers.users import (
+    build_export_job,
+    erase_account_job,
+    expire_exports_cron,
+    sweep_erasures_cron,
+    sweep_exports_cron,
+)
 
 
 async def startup(ctx: dict) -> None:
@@ -45,6 +51,7 @@ class WorkerSettings:
         send_transfer_job,
         reverse_transfer_job,
         build_export_job,
+        erase_account_job,
     ]
     cron_jobs = [
         cron(worker_heartbeat, second=0, unique=True),
@@ -58,6 +65,7 @@ class WorkerSettings:
         warranty_check_cron,
         expire_exports_cron,
         sweep_exports_cron,
+        sweep_erasures_cron,
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -39,6 +39,7 @@ import asyncio
 import base64
 import contextlib
 import ctypes
+import functools
 import json
 import math
 import multiprocessing
@@ -63,7 +64,8 @@ import redis
 import yarl
 
 from tests.bench.http import LOAD_CPU, SERVER_CPU, bench_database, wait_healthy
-from veza.realtime.publish import event_message, public_channel
+from veza.realtime.publish import Channels, event_message
+from veza.redis import redis_db
 from veza.settings import load_settings
 
 WS_PATH = "/api/v1/ws"
@@ -117,6 +119,16 @@ app.router.add_get("/api/v1/ws", websocket)
 app.cleanup_ctx.append(relay)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
 """
+
+
+@functools.cache
+def channels() -> Channels:
+    return Channels(redis_db(load_settings()))
+
+
+def public_channel(channel: str) -> str:
+    """The Redis channel veza.realtime.publish uses for a public channel (it carries the configured db number)."""
+    return channels().public(channel)
 
 
 def die_with_parent() -> None:
@@ -359,6 +371,10 @@ class Server:
     p99: list[float] = field(default_factory=list)
     max: list[float] = field(default_factory=list)
     closed: int = 0
+    sockets: int = 0  # sockets to open on it; 0: --sockets
+
+    def socket_count(self, args) -> int:
+        return self.sockets or args.sockets
 
     @property
     def url(self) -> str:
@@ -470,9 +486,10 @@ def measure(servers: list[Server], args, publisher: redis.Redis) -> None:
         for _, conn in clients:
             receive(conn, 30, "start")
 
-        shares = [args.sockets // args.clients + (i < args.sockets % args.clients) for i in range(args.clients)]
         per_client = max(1, args.concurrency // args.clients)
         for server in servers:  # one after the other, each server's RSS around its own sockets
+            count = server.socket_count(args)
+            shares = [count // args.clients + (i < count % args.clients) for i in range(args.clients)]
             time.sleep(1)
             rss_before = server.rss()
             started = time.monotonic()
@@ -485,10 +502,10 @@ def measure(servers: list[Server], args, publisher: redis.Redis) -> None:
                 if reply["errors"]:
                     print(f"  {server.name}: connection errors, e.g. {reply['errors']}", file=sys.stderr)
             server.connect_seconds = time.monotonic() - started
-            if connected != args.sockets:
-                raise SystemExit(f"{server.name}: only {connected} of {args.sockets} sockets subscribed")
+            if connected != count:
+                raise SystemExit(f"{server.name}: only {connected} of {count} sockets subscribed")
             time.sleep(1)
-            server.bytes_per_socket = (server.rss() - rss_before) / args.sockets
+            server.bytes_per_socket = (server.rss() - rss_before) / count
 
         for seq in range(args.events):  # rounds: an event to each server in turn, args.interval apart
             for server in servers:
@@ -526,7 +543,7 @@ def measure(servers: list[Server], args, publisher: redis.Redis) -> None:
                 server.p50.append(percentile(values, 0.50))
                 server.p99.append(percentile(values, 0.99))
                 server.max.append(values[-1])
-        if min(server.received) < args.sockets or server.closed:
+        if min(server.received) < server.socket_count(args) or server.closed:
             tail = server.stderr_tail()
             print(f"--- {server.name}: some sockets missed events; its stderr:\n{tail}", file=sys.stderr)
     if foreign:

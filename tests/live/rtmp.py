@@ -34,7 +34,7 @@ def missing() -> str | None:
     return None
 
 
-def render(app_url: str, secret: str, rtmp_port: int, http_port: int, update_seconds: int = 30) -> str:
+def render(app_url: str, secret: str, rtmp_port: int, http_port: int, update_seconds: int = 10) -> str:
     """The production config with the placeholders filled in, the listeners moved to local test ports,
     and on_update sent every `update_seconds`."""
     text = CONFIG.read_text()
@@ -43,7 +43,7 @@ def render(app_url: str, secret: str, rtmp_port: int, http_port: int, update_sec
         "${RTMP_CALLBACK_SECRET}": secret,
         "listen 1935;": f"listen 127.0.0.1:{rtmp_port};",
         "listen 127.0.0.1:8081;": f"listen 127.0.0.1:{http_port};",
-        "notify_update_timeout 30s;": f"notify_update_timeout {update_seconds}s;",
+        "notify_update_timeout 10s;": f"notify_update_timeout {update_seconds}s;",
     }
     for placeholder, value in substitutions.items():
         if placeholder not in text:
@@ -104,7 +104,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
 
 
 @asynccontextmanager
-async def running_nginx(prefix: Path, app_url: str, secret: str, update_seconds: int = 30) -> AsyncIterator[Nginx]:
+async def running_nginx(prefix: Path, app_url: str, secret: str, update_seconds: int = 10) -> AsyncIterator[Nginx]:
     """nginx in the foreground (in a process group of its own) with its pid, logs and temp files under
     `prefix`; stopped on exit."""
     nginx = Nginx(prefix=prefix, rtmp_port=free_port(), http_port=free_port())

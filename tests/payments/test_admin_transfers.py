@@ -12,7 +12,7 @@ from veza.payments.sandbox_connect import fail_next_transfers
 LIST = "/api/v1/admin/transfers"
 FIELDS = {
     "id", "seller_id", "order_id", "amount_cents", "platform_fee_cents", "currency", "status", "retry_count",
-    "next_retry_at", "created_at",
+    "next_retry_at", "created_at", "last_error",
 }  # fmt: skip
 
 
@@ -73,8 +73,9 @@ async def test_the_list_answers_the_references_fields_newest_first(client):
         "retry_count": 1,
         "next_retry_at": "2026-02-24T10:00:00Z",
         "created_at": "2026-02-20T12:00:00Z",
+        "last_error": "refused",
     }
-    assert data["transfers"][0]["next_retry_at"] is None
+    assert (data["transfers"][0]["next_retry_at"], data["transfers"][0]["last_error"]) == (None, None)
 
 
 async def test_the_list_filters_by_status_seller_and_creation_range(client):

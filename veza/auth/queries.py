@@ -66,3 +66,8 @@ async def lock_refresh_token(db: Executor, token_hash: bytes, grace_seconds: flo
 
 async def mark_used(db: Executor, token_id: UUID) -> None:
     await db.execute("UPDATE refresh_tokens SET used_at = now() WHERE id = %s AND used_at IS NULL", (token_id,))
+
+
+async def delete_sessions(db: Executor, user_id: UUID) -> None:
+    """Every session of the user and their refresh tokens (a session that is gone counts as revoked)."""
+    await db.execute("DELETE FROM sessions WHERE user_id = %s", (user_id,))

@@ -143,6 +143,11 @@ async def logout(app: web.Application, refresh_token: str | None, user: AuthUser
         tx.after_commit(revoke_sessions, app, list(sessions))
 
 
+async def end_all_sessions(app: web.Application, tx: Transaction, user_id: UUID) -> None:
+    """Revoke every session of the user, as part of deleting the account; their sockets close after the commit."""
+    await revoke_sessions_in(app, tx, await queries.revoke_other_sessions(tx, user_id, None))
+
+
 async def end_other_sessions(app: web.Application, tx: Transaction, user: AuthUser) -> None:
     """Revoke every session of the user but the caller's, as part of a password or email change."""
     revoked = await queries.revoke_other_sessions(tx, user.id, user.sid)

@@ -254,3 +254,30 @@ async def export_files(db: Executor, user_id: UUID, after: UUID, limit: int) -> 
         """,
         (user_id, after, limit),
     )
+
+
+# A deleted account's erasure (veza/cloud/erasure.py).
+
+
+async def user_file_ids(db: Executor, user_id: UUID, after: UUID, limit: int) -> list[UUID]:
+    rows = await db.fetch_all(
+        "SELECT id FROM cloud_files WHERE user_id = %s AND id > %s ORDER BY id LIMIT %s", (user_id, after, limit)
+    )
+    return [row["id"] for row in rows]
+
+
+async def delete_versions_but_current(db: Executor, file_id: UUID) -> None:
+    await db.execute(
+        """
+        DELETE FROM cloud_file_versions v USING cloud_files f
+        WHERE v.file_id = %s AND f.id = v.file_id AND v.version <> f.current_version
+        """,
+        (file_id,),
+    )
+
+
+async def forget_user(db: Executor, user_id: UUID) -> None:
+    """The user's share links, storage use and upload reservations."""
+    await db.execute("DELETE FROM cloud_shares WHERE created_by = %s", (user_id,))
+    await db.execute("DELETE FROM cloud_upload_reservations WHERE user_id = %s", (user_id,))
+    await db.execute("DELETE FROM cloud_usage WHERE user_id = %s", (user_id,))

@@ -69,3 +69,14 @@ async def delete_item_documents(db: Executor, item_id: UUID, owner_id: UUID) -> 
 
 async def document_exists(db: Executor, document_id: UUID) -> bool:
     return bool(await db.fetch_val("SELECT 1 FROM gear_documents WHERE id = %s", (document_id,)))
+
+
+async def owner_documents(db: Executor, owner_id: UUID, limit: int) -> list[Row]:
+    """Some of the owner's documents (id, storage_key), for a deleted account's erasure."""
+    return await db.fetch_all(
+        "SELECT id, storage_key FROM gear_documents WHERE owner_id = %s ORDER BY id LIMIT %s", (owner_id, limit)
+    )
+
+
+async def delete_documents(db: Executor, document_ids: list[UUID]) -> None:
+    await db.execute("DELETE FROM gear_documents WHERE id = ANY(%s::uuid[])", (document_ids,))

@@ -143,3 +143,8 @@ async def export_items(db: Executor, user_id: UUID, after: UUID, limit: int) -> 
         """,
         (user_id, after, limit),
     )
+
+
+async def delete_owner_items(db: Executor, owner_id: UUID) -> None:
+    """Every item of the owner, their repairs and warranty notices with them (their documents must be gone)."""
+    await db.execute("DELETE FROM gear_items WHERE owner_id = %s", (owner_id,))

@@ -197,3 +197,16 @@ async def export_streams(db: Executor, user_id: UUID, after: UUID, limit: int) -
         """,
         (user_id, after, limit),
     )
+
+
+async def end_user_streams(db: Executor, user_id: UUID) -> list[Row]:
+    """End the user's live stream, if any; the streams it ended."""
+    return await db.fetch_all(
+        f"UPDATE live_streams SET {ENDED} WHERE user_id = %s AND is_live RETURNING {COLUMNS}", (user_id,)
+    )
+
+
+async def delete_user_streams(db: Executor, user_id: UUID) -> None:
+    """Delete the user's streams and stream key."""
+    await db.execute("DELETE FROM stream_keys WHERE user_id = %s", (user_id,))
+    await db.execute("DELETE FROM live_streams WHERE user_id = %s", (user_id,))

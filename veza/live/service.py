@@ -198,3 +198,11 @@ class ViewerEvents:
         for handle in self.pending.values():
             handle.cancel()
         self.pending.clear()
+
+
+async def erase_streams(app: web.Application, user_id: UUID) -> None:
+    """A deleted account's streams and key go; a stream still live ends first, and its viewers hear so."""
+    async with transaction(app[DB]) as tx:
+        for row in await queries.end_user_streams(tx, user_id):
+            tx.after_commit(announce, app, "stream.ended", public(row))
+        await queries.delete_user_streams(tx, user_id)

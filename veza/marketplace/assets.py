@@ -44,7 +44,17 @@ async def asset_download(app: web.Application, user: AuthUser, product_id: UUID)
 
 
 async def release_asset(app: web.Application, tx: Transaction, file_id: UUID) -> None:
-    """Let the file go, in the transaction that deletes it, or refuse with a 409.
+    """Let the file go, in the transaction that deletes it, or refuse with a 409 if an order holds it."""
+    if sold := await release_unless_sold(app, tx, file_id):
+        raise Conflict(
+            f'This file is sold as "{sold[0]["title"]}"; its buyers keep downloading it, so it cannot be deleted. '
+            "Archive the product to stop selling it, or upload new content to the file as a new version.",
+            code="file_sold",
+        )
+
+
+async def release_unless_sold(app: web.Application, tx: Transaction, file_id: UUID) -> list[Row]:
+    """The products selling the file that an order holds; if there are none, the file's products are deleted.
 
     A product that any order holds (a license, active or revoked, or a payment still pending) keeps
     its file: buyers download it for good, and the order still names the product. A product that no
@@ -52,14 +62,10 @@ async def release_asset(app: web.Application, tx: Transaction, file_id: UUID) ->
     """
     products = await queries.lock_products_selling(tx, file_id)
     if not products:
-        return
+        return []
     ordered = await queries.ordered_products(tx, [product["id"] for product in products])
     sold = [product for product in products if product["id"] in ordered]
-    if sold:
-        raise Conflict(
-            f'This file is sold as "{sold[0]["title"]}"; its buyers keep downloading it, so it cannot be deleted. '
-            "Archive the product to stop selling it, or upload new content to the file as a new version.",
-            code="file_sold",
-        )
-    await queries.delete_products(tx, [product["id"] for product in products])
-    tx.after_commit(catalog_changed, app)
+    if not sold:
+        await queries.delete_products(tx, [product["id"] for product in products])
+        tx.after_commit(catalog_changed, app)
+    return sold

@@ -90,5 +90,6 @@ async def product_page(app: web.Application, product_id: UUID) -> Rendered:
 
 
 async def catalog_changed(app: web.Application) -> None:
-    """This process shows the change at once; others within their cache's few seconds."""
-    app[CATALOG_CACHE].clear()
+    """This process shows the change at once; others within their cache's few seconds (a worker has none)."""
+    if (cache := app.get(CATALOG_CACHE)) is not None:
+        cache.clear()

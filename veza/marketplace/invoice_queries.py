@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from veza.db import Executor, Row
@@ -88,3 +89,24 @@ async def unrendered_invoices(db: Executor, limit: int) -> list[UUID]:
         (list(INVOICED_STATUSES), limit),
     )
     return [row["order_id"] for row in rows]
+
+
+async def stored_invoices_naming(db: Executor, user_id: UUID, rendered_before: datetime, limit: int) -> list[UUID]:
+    """Orders whose stored invoice names the user as buyer or seller and was rendered before the given time."""
+    rows = await db.fetch_all(
+        """
+        SELECT i.order_id FROM invoices i
+        WHERE i.order_id IN (
+                SELECT id FROM orders WHERE buyer_id = %(user)s
+                UNION SELECT order_id FROM order_items WHERE seller_id = %(user)s
+            )
+            AND i.storage_key IS NOT NULL AND i.rendered_at < %(before)s
+        ORDER BY i.order_id LIMIT %(limit)s
+        """,
+        {"user": user_id, "before": rendered_before, "limit": limit},
+    )
+    return [row["order_id"] for row in rows]
+
+
+async def mark_rerendered(tx: Executor, invoice_id: UUID, size_bytes: int) -> None:
+    await tx.execute("UPDATE invoices SET size_bytes = %s, rendered_at = now() WHERE id = %s", (size_bytes, invoice_id))

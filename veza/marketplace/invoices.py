@@ -13,18 +13,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from uuid import UUID
 
 from aiohttp import web
 
 from veza.constants import RENDER_INVOICE_JOB
-from veza.db import Row, transaction
+from veza.db import Row, Transaction, transaction
 from veza.errors import Conflict
 from veza.jobs import enqueue
 from veza.keys import DB, METRICS, STORAGE
 from veza.marketplace import invoice_queries as queries
 from veza.marketplace.invoice_pdf import invoice_document, render_pdf
-from veza.users.queries import get_user
+from veza.users.queries import billing_party
 
 PDF = "application/pdf"
 SWEEP_BATCH = 1000  # invoices re-enqueued per sweep; the next sweep takes the rest
@@ -52,15 +53,37 @@ async def ensure_invoice(app: web.Application, order_id: UUID) -> Row:
         invoice = await queries.lock_invoice(tx, order_id)
         if invoice["storage_key"] is not None:  # rendered while this one waited for the lock
             return invoice
-        order = await queries.billed_order(tx, order_id)
-        buyer = await get_user(tx, order["buyer_id"])
-        document = invoice_document(invoice, order, buyer, await queries.billed_items(tx, order_id))
-        started = time.perf_counter()
-        pdf = await asyncio.to_thread(render_pdf, document)  # CPU-bound: off the event loop
-        app[METRICS].invoice_renders.observe(time.perf_counter() - started)
-        key = storage_key(invoice)
-        size = await app[STORAGE].put(key, _one_chunk(pdf), content_type=PDF)
+        key, size = await _render_and_store(app, tx, invoice)
         return await queries.mark_stored(tx, invoice["id"], key, size)
+
+
+async def _render_and_store(app: web.Application, tx: Transaction, invoice: Row) -> tuple[str, int]:
+    """Render the (locked) invoice's PDF from the order as it stands and store it under its key."""
+    order = await queries.billed_order(tx, invoice["order_id"])
+    buyer = await billing_party(tx, order["buyer_id"])
+    document = invoice_document(invoice, order, buyer, await queries.billed_items(tx, invoice["order_id"]))
+    started = time.perf_counter()
+    pdf = await asyncio.to_thread(render_pdf, document)  # CPU-bound: off the event loop
+    app[METRICS].invoice_renders.observe(time.perf_counter() - started)
+    key = storage_key(invoice)
+    return key, await app[STORAGE].put(key, _one_chunk(pdf), content_type=PDF)
+
+
+async def rerender_naming(app: web.Application, user_id: UUID, deleted_at: datetime) -> int:
+    """Render again, in place, the stored invoices that name a deleted account (as buyer or seller) and were
+    rendered before its deletion, so that they show a deleted user; how many. The invoice stays downloadable
+    throughout: the PDF is replaced under the same key while its row is locked."""
+    done = 0
+    while order_ids := await queries.stored_invoices_naming(app[DB], user_id, deleted_at, SWEEP_BATCH):
+        for order_id in order_ids:
+            async with transaction(app[DB]) as tx:
+                invoice = await queries.lock_invoice(tx, order_id)
+                if invoice["storage_key"] is None or invoice["rendered_at"] >= deleted_at:
+                    continue  # rendered since, by a download or the sweep
+                _, size = await _render_and_store(app, tx, invoice)
+                await queries.mark_rerendered(tx, invoice["id"], size)
+            done += 1
+    return done
 
 
 async def buyer_invoice(app: web.Application, buyer_id: UUID, order_id: UUID) -> Row:

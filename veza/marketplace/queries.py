@@ -106,3 +106,11 @@ async def export_products(db: Executor, user_id: UUID, after: UUID, limit: int) 
         """,
         (user_id, after, limit),
     )
+
+
+async def archive_seller_products(db: Executor, seller_id: UUID) -> int:
+    """Take every product of the seller off sale; how many were on sale."""
+    return await db.execute(
+        "UPDATE products SET status = 'archived', updated_at = now() WHERE seller_id = %s AND status = 'active'",
+        (seller_id,),
+    )

@@ -86,3 +86,9 @@ async def export_reviews(db: Executor, user_id: UUID, after: UUID, limit: int) -
         """,
         (user_id, after, limit),
     )
+
+
+async def delete_buyer_reviews(db: Executor, buyer_id: UUID) -> list[UUID]:
+    """Delete the buyer's reviews; the products they were about (whose rating must be counted again)."""
+    rows = await db.fetch_all("DELETE FROM reviews WHERE buyer_id = %s RETURNING product_id", (buyer_id,))
+    return sorted({row["product_id"] for row in rows})

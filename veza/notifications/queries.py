@@ -61,3 +61,7 @@ async def export_rows(db: Executor, user_id: UUID, after: UUID, limit: int) -> l
         """,
         (user_id, after, limit),
     )
+
+
+async def delete_all(db: Executor, user_id: UUID) -> None:
+    await db.execute("DELETE FROM notifications WHERE user_id = %s", (user_id,))

@@ -74,8 +74,12 @@ def _instant(value: datetime | date | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+class AdminTransferOut(TransferOut):
+    last_error: str | None = Field(description="Why the last try failed, as the payout gateway said; null once sent")
+
+
 class AdminTransferList(BaseModel):
-    transfers: list[TransferOut]
+    transfers: list[AdminTransferOut]
     total: int
 
 

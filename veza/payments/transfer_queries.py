@@ -76,6 +76,7 @@ TRANSFER_COLUMNS = (
     "id, seller_id, order_id, amount_cents, platform_fee_cents, currency, status, retry_count, next_retry_at, "
     "created_at"
 )
+ADMIN_TRANSFER_COLUMNS = f"{TRANSFER_COLUMNS}, last_error"
 
 
 async def transfer(db: Executor, transfer_id: UUID) -> Row | None:
@@ -139,7 +140,7 @@ async def transfers_page(
     }
     where = " AND ".join([condition for condition, value in filters.items() if value is not None] or ["true"])
     return await db.fetch_page(
-        TRANSFER_COLUMNS,
+        ADMIN_TRANSFER_COLUMNS,
         f"seller_transfers WHERE {where}",
         {"status": status, "seller_id": seller_id, "created_from": created_from, "created_before": created_before},
         order_by="created_at DESC, id",
@@ -157,4 +158,15 @@ async def export_transfers(db: Executor, user_id: UUID, after: UUID, limit: int)
         FROM seller_transfers WHERE seller_id = %s AND id > %s ORDER BY id LIMIT %s
         """,
         (user_id, after, limit),
+    )
+
+
+async def unsettled_count(db: Executor, seller_id: UUID) -> int:
+    """The seller's transfers still to be paid, retried or reversed."""
+    return await db.fetch_val(
+        """
+        SELECT count(*) FROM seller_transfers
+        WHERE seller_id = %s AND status IN ('pending', 'failed', 'reversal_pending')
+        """,
+        (seller_id,),
     )

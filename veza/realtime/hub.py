@@ -131,6 +131,10 @@ class Hub:
     def online(self) -> bool:
         return self._online
 
+    def follows(self, channel: str) -> bool:
+        """Whether some socket of this process follows (or is subscribing to) the Redis channel."""
+        return channel in self._routes
+
     async def start(self) -> None:
         """Start the reader; wait (a bounded time) for its first connection, so that the app starts online."""
         self._reader = asyncio.create_task(self._supervise())

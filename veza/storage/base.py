@@ -101,6 +101,10 @@ class Storage(Protocol):
         be seen.
         """
 
+    async def abort_stale_uploads(self, prefix: str, before: datetime) -> int:
+        """Give up the unfinished uploads under `prefix` begun before `before` (what a put cut short by an
+        outage or a crash left behind, out of `scan`'s sight); how many."""
+
     async def check(self) -> dict[str, Any]:
         """Raise if the storage cannot be used; the details of /health/deep otherwise."""
 

@@ -175,6 +175,10 @@ class LocalStorage:
         with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
             await asyncio.to_thread(path.unlink)
 
+    async def abort_stale_uploads(self, prefix: str, before: datetime) -> int:
+        """Nothing to do: a put writes a temporary file that it removes if it fails."""
+        return 0
+
     async def scan(self, prefix: str) -> AsyncIterator[StoredObject]:
         folder = check_prefix(prefix).rpartition("/")[0]
         objects = _walk(str(self.root / folder) if folder else str(self.root), f"{folder}/" if folder else "")

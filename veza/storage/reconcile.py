@@ -13,6 +13,9 @@ blob without a row may also be an upload about to commit. Hence the rules:
   written while it ran);
 - one run at a time (a PostgreSQL advisory lock); a run that finds the lock
   taken does nothing. Deleting is idempotent, so a rerun after a crash is safe;
+- an upload that an outage or a crash cut short may leave an unfinished
+  multipart upload on S3 (parts stored, no object): those begun before the
+  grace period are aborted;
 - when most old blobs look unreferenced (the database is not the one this
   storage belongs to, or was restored from an old backup), nothing is deleted
   unless forced.
@@ -60,6 +63,7 @@ class Reconciliation:
     scanned: int = 0
     orphans_found: int = 0  # older than the grace period, named by no row
     orphans_deleted: int = 0
+    uploads_aborted: int = 0  # unfinished uploads older than the grace period
     delete_failures: int = 0
     refused: str | None = None
     missing: int = 0  # rows whose blob is not in storage
@@ -90,14 +94,18 @@ async def reconcile(
             await _scan(db, storage, prefix, result)
             await _report_missing(db, storage, prefix, scan_began, result)
             await _delete_orphans(db, storage, prefix, cutoff, result, dry_run=dry_run, force=force)
+            if not dry_run:
+                result.uploads_aborted += await storage.abort_stale_uploads(prefix, cutoff)
     result.finished_at = datetime.now(UTC)
     result.duration_seconds = round(time.monotonic() - clock, 3)
     if not dry_run:
         await app[REDIS].set(STORAGE_RECONCILIATION_KEY, json_dumps(result.summary()))
     log.info(
-        "storage reconciled: %d blobs scanned, %d orphans deleted, %d rows missing their blob",
+        "storage reconciled: %d blobs scanned, %d orphans deleted, %d unfinished uploads aborted, "
+        "%d rows missing their blob",
         result.scanned,
         result.orphans_deleted,
+        result.uploads_aborted,
         result.missing,
         extra={"fields": {"reconciliation": result.summary()}},
     )

@@ -8,6 +8,7 @@ import io
 import logging
 import re
 from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime
 from typing import Any, Self
 
 from aiobotocore.config import AioConfig
@@ -159,8 +160,31 @@ class S3Storage:
     async def _abort(self, key: str, upload_id: str) -> None:
         try:
             await self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except Exception:
-            log.exception("could not abort multipart upload %s of %s", upload_id, key)
+        except Exception as exc:
+            if not s3_unreachable(exc):
+                log.exception("could not abort multipart upload %s of %s", upload_id, key)
+                return
+            # The outage that failed the put: one line, no traceback; the storage sweep aborts it later.
+            log.warning(
+                "could not abort multipart upload %s of %s (%s): S3 unavailable", upload_id, key, type(exc).__name__
+            )
+
+    async def abort_stale_uploads(self, prefix: str, before: datetime) -> int:
+        """Abort the multipart uploads under `prefix` begun before `before`: their parts are stored (and
+        billed) but are no object, so `scan` never sees them."""
+        aborted = 0
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=check_prefix(prefix)
+        )
+        async for page in pages:
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < before:
+                    with contextlib.suppress(self.client.exceptions.NoSuchUpload):
+                        await self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                    aborted += 1
+        return aborted
 
     @contextlib.asynccontextmanager
     async def open(self, key: str, start: int | None = None, end: int | None = None) -> AsyncIterator[Blob]:

@@ -121,3 +121,19 @@ async def requeue_stale(db: Executor, older_than: timedelta, limit: int) -> list
         """,
         {"age": older_than, "limit": limit},
     )
+
+
+async def stored_exports(db: Executor, user_id: UUID, limit: int) -> list[Row]:
+    """Some of the user's exports that name a blob (id, storage_key), for a deleted account's erasure."""
+    return await db.fetch_all(
+        "SELECT id, storage_key FROM data_exports WHERE user_id = %s AND storage_key IS NOT NULL ORDER BY id LIMIT %s",
+        (user_id, limit),
+    )
+
+
+async def delete_exports(db: Executor, export_ids: list[UUID]) -> None:
+    await db.execute("DELETE FROM data_exports WHERE id = ANY(%s::uuid[])", (export_ids,))
+
+
+async def delete_user_exports(db: Executor, user_id: UUID) -> None:
+    await db.execute("DELETE FROM data_exports WHERE user_id = %s", (user_id,))

@@ -46,6 +46,17 @@ class UpdateMeIn(BaseModel):
     current_password: str | None = Field(None, max_length=128)
 
 
+class DeleteAccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=128)
+
+
+class AccountDeleted(BaseModel):
+    status: Literal["deleted"]
+    erasure: Literal["queued"]  # what the account held is being deleted in the background
+
+
 class ExportCreated(BaseModel):
     export_id: UUID
     status: Literal["pending", "running"]

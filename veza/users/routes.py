@@ -6,8 +6,8 @@ from aiohttp import web
 
 from veza.http import Page, endpoint, ok, require_user, uuid_param
 from veza.keys import DB
-from veza.users import export, export_queries, queries, service
-from veza.users.models import ExportCreated, ExportList, ExportOut, MeOut, UpdateMeIn
+from veza.users import deletion, export, export_queries, queries, service
+from veza.users.models import AccountDeleted, DeleteAccountIn, ExportCreated, ExportList, ExportOut, MeOut, UpdateMeIn
 
 routes = web.RouteTableDef()
 
@@ -30,6 +30,22 @@ async def get_me(request: web.Request) -> web.Response:
 async def update_me(request: web.Request, body: UpdateMeIn) -> web.Response:
     updated = await service.update_me(request.app, require_user(request), body)
     return ok(MeOut.model_validate(updated))
+
+
+@routes.delete("/users/me")
+@endpoint(
+    "Delete your account, given your password: it ends every session at once, and what it held is erased "
+    "in the background. Orders, invoices and payouts that others still need stay, showing a deleted user.",
+    body=DeleteAccountIn,
+    response=AccountDeleted,
+    status=202,
+    auth="user",
+    tags=["users"],
+    errors=[409, 429],
+)
+async def delete_me(request: web.Request, body: DeleteAccountIn) -> web.Response:
+    await deletion.delete_account(request.app, require_user(request).id, body.password)
+    return ok(AccountDeleted(status="deleted", erasure="queued"), status=202)
 
 
 @routes.post("/users/me/export")
