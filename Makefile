@@ -21,10 +21,11 @@ test: $(STAMP)
 	$(BIN)/ruff check veza workers tests
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-# The suite's Schemathesis run (tests/test_fuzz.py), longer: FUZZ_EXAMPLES per operation and phase.
-FUZZ_EXAMPLES ?= 200
+# The suite's Schemathesis run (tests/test_fuzz.py), longer: FUZZ_EXAMPLES per operation and phase, and
+# the stateful phase (sequences along the OpenAPI links); FUZZ_ARGS picks runs, e.g. FUZZ_ARGS='-k as_a_user'.
+FUZZ_EXAMPLES ?= 500
 fuzz: $(STAMP)
-	VEZA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/test_fuzz.py
+	VEZA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) VEZA_FUZZ_STATEFUL=1 $(BIN)/pytest -q -s -p no:xdist tests/test_fuzz.py $(FUZZ_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.http

@@ -21,19 +21,19 @@ class EchoIn(BaseModel):
 
 
 @routes.post("/echo")
-@endpoint("Echo a body", body=EchoIn, response=EchoIn)
+@endpoint("Echo a body", body=EchoIn, response=EchoIn, auth="public")
 async def echo(request, body: EchoIn):
     return ok(body)
 
 
 @routes.get("/things/{id}")
-@endpoint("A thing by id")
+@endpoint("A thing by id", auth="public")
 async def thing(request):
     return ok({"id": uuid_param(request)})
 
 
 @routes.get("/things")
-@endpoint("A page of things", query=Page)
+@endpoint("A page of things", query=Page, auth="public")
 async def things(request, query: Page):
     return ok({"things": [], "total": 0, "limit": query.limit, "offset": query.offset})
 

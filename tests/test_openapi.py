@@ -106,3 +106,35 @@ def test_blank_titles_and_tags_are_invalid_in_the_schema_too(app):
         assert properties["title"]["pattern"] == r"\S"
         assert properties["tags"]["items"]["pattern"] == r"\S"
     assert schemas["FileUpdate"]["properties"]["tags"]["anyOf"][0]["items"]["pattern"] == r"\S"
+
+
+def test_every_operation_says_who_may_call_it(app):
+    from veza.http import ACCESS, NO_TOKEN_NEEDED
+
+    for path, operations in build_spec(app)["paths"].items():
+        for method, op in operations.items():
+            if path == "/api/v1/openapi.json":
+                continue
+            assert op["x-access"] in ACCESS, (method, path)
+            assert ("security" in op) == (op["x-access"] not in NO_TOKEN_NEEDED), (method, path)
+    paths = build_spec(app)["paths"]
+    assert paths["/api/v1/admin/transfers"]["get"]["x-access"] == "admin"
+    assert "403" in paths["/api/v1/admin/transfers"]["get"]["responses"]
+    assert paths["/api/v1/cloud/files/{id}"]["get"]["x-access"] == "owner"
+
+
+def test_operations_link_to_what_their_answers_make(app):
+    paths = build_spec(app)["paths"]
+    links = paths["/api/v1/marketplace/products"]["post"]["responses"]["201"]["links"]
+    assert links["get_product"] == {"operationId": "get_product", "parameters": {"path.id": "$response.body#/data/id"}}
+    repairs = paths["/api/v1/inventory/gear/{id}/repairs"]["post"]["responses"]["201"]["links"]
+    assert repairs["delete_delete_gear_repair"]["parameters"] == {
+        "path.id": "$request.path.id",
+        "path.repairId": "$response.body#/data/id",
+    }
+    order = paths["/api/v1/marketplace/orders"]["post"]["responses"]["201"]["links"]
+    assert order["post_confirm_sandbox_payment"]["parameters"] == {
+        "path.payment_id": "$response.body#/data/payment/payment_id"
+    }
+    # a version number is in no answer of an upload: no link to the restore
+    assert "post_restore" not in paths["/api/v1/cloud/files"]["post"]["responses"]["201"]["links"]

@@ -35,21 +35,21 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/sleep")
-@endpoint("A statement slower than statement_timeout")
+@endpoint("A statement slower than statement_timeout", auth="public")
 async def slow_statement(request):
     await request.app[DB].execute("SELECT pg_sleep(3)")
     return ok({})
 
 
 @routes.get("/bad-sql")
-@endpoint("A programming error that reaches PostgreSQL")
+@endpoint("A programming error that reaches PostgreSQL", auth="public")
 async def bad_sql(request):
     await request.app[DB].execute("SELECT * FROM no_such_table")
     return ok({})
 
 
 @routes.get("/timeout-bug")
-@endpoint("A TimeoutError of the app's own, not from a dependency")
+@endpoint("A TimeoutError of the app's own, not from a dependency", auth="public")
 async def timeout_bug(request):
     raise TimeoutError("not a dependency")
 

@@ -23,7 +23,7 @@ async def record(ctx, value: str) -> str:
 
 
 @routes.post("/record/{value}")
-@endpoint("Queue a job after a committed write")
+@endpoint("Queue a job after a committed write", auth="public")
 async def queue_after_commit(request):
     async with transaction(request.app[DB]) as tx:
         await tx.execute("SELECT 1")
@@ -32,7 +32,7 @@ async def queue_after_commit(request):
 
 
 @routes.post("/record-then-fail/{value}")
-@endpoint("A write that rolls back: nothing may be queued")
+@endpoint("A write that rolls back: nothing may be queued", auth="public")
 async def queue_then_fail(request):
     async with transaction(request.app[DB]) as tx:
         tx.after_commit(enqueue, request.app, "record", request.match_info["value"])

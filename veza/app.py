@@ -16,7 +16,7 @@ from veza.cloud import routes as cloud_routes
 from veza.constants import API_PREFIX
 from veza.gear import document_routes as gear_document_routes
 from veza.gear import routes as gear_routes
-from veza.http import json_dumps
+from veza.http import ACCESS, json_dumps
 from veza.keys import CATALOG_CACHE, REDIS_BYPASS, RTMP_HEALTH, TASKS, VIEWER_EVENTS
 from veza.live import routes as live_routes
 from veza.live.service import ViewerEvents
@@ -91,9 +91,21 @@ def create_app(settings: Settings) -> web.Application:
     for route in health.routes:
         if route.path in LEGACY_ROOT_PATHS:
             app.router.add_get(route.path, health.deprecated(route.handler), allow_head=False)
-    add_docs_routes(app)
     add_client_routes(app)
+    refuse_undeclared_routes(app)
+    add_docs_routes(app)
     return app
+
+
+def refuse_undeclared_routes(app: web.Application) -> None:
+    """Every API route says who may call it (`endpoint(auth=...)`): one that does not is a bug, caught at start."""
+    undeclared = [
+        f"{route.method} {route.resource.canonical}"
+        for route in app.router.routes()
+        if route.method != "HEAD" and getattr(getattr(route.handler, "endpoint", None), "auth", None) not in ACCESS
+    ]
+    if undeclared:
+        raise RuntimeError(f"routes without an access declaration (endpoint(auth=...)): {', '.join(undeclared)}")
 
 
 def add_docs_routes(app: web.Application) -> None:

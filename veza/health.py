@@ -141,7 +141,7 @@ def deprecated(handler):
 
 
 @routes.get("/health")
-@endpoint("Simple health check", response=Status, tags=["health"])
+@endpoint("Simple health check", response=Status, tags=["health"], auth="public")
 async def health(request: web.Request) -> web.Response:
     return ok({"status": "ok"})
 
@@ -153,6 +153,7 @@ async def health(request: web.Request) -> web.Response:
     response=DeepHealth,
     tags=["health"],
     errors=[503],
+    auth="public",
 )
 async def health_deep(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
@@ -174,13 +175,15 @@ async def health_deep(request: web.Request) -> web.Response:
 
 
 @routes.get("/healthz")
-@endpoint("Liveness probe", response=Status, tags=["health"])
+@endpoint("Liveness probe", response=Status, tags=["health"], auth="public")
 async def healthz(request: web.Request) -> web.Response:
     return ok({"status": "alive"})
 
 
 @routes.get("/readyz")
-@endpoint("Readiness probe: ready, degraded or not_ready", response=Status, tags=["health"], errors=[503])
+@endpoint(
+    "Readiness probe: ready, degraded or not_ready", response=Status, tags=["health"], errors=[503], auth="public"
+)
 async def readyz(request: web.Request) -> web.Response:
     status, _ = await run_checks(request.app)
     readiness = {"healthy": "ready", "degraded": "degraded", "unhealthy": "not_ready"}[status]
@@ -196,6 +199,7 @@ async def readyz(request: web.Request) -> web.Response:
     tags=["health"],
     content_type="text/plain",
     errors=[401, 403],
+    auth="credential",
 )
 async def metrics(request: web.Request) -> web.Response:
     if not may_see_details(request):

@@ -220,13 +220,16 @@ class EndpointSpec:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
-    auth: str | None = None  # None, "optional", "user", or a role name
+    auth: str = "public"  # who may call it: one of ACCESS
     body_required: bool = True
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
     content_type: str = "application/json"
     form: type[BaseModel] | None = None  # an HTML form body (urlencoded), parsed like a JSON body
     upload: type[BaseModel] | None = None  # a multipart body the handler streams itself: documented only
+    # What the answer makes: route path -> JSON pointer of its new path parameter in the answer
+    # (OpenAPI links, which stateful fuzzing follows), e.g. {"/live/streams/{id}": "/data/id"}
+    links: tuple[tuple[str, str], ...] = ()
 
 
 def require_user(request: web.Request) -> AuthUser:
@@ -245,11 +248,34 @@ def require_role(request: web.Request, role: str) -> AuthUser:
     return user
 
 
-def check_auth(request: web.Request, rule: str | None) -> None:
-    if rule == "user":
+# Who may call a route: every route declares one (`endpoint(auth=...)`), the app refuses to start
+# with a route that does not, and tests/test_authz_matrix.py calls every route as each kind of
+# caller to check the answer the declaration promises.
+ACCESS: dict[str, str] = {
+    "public": "anyone; a token changes nothing",
+    "optional": "anyone; a token, when given, is used",
+    "credential": "anyone holding the credential the request itself carries (a signature, a callback secret, "
+    "a signed link, a share token, a refresh token, the metrics token); a bearer token gives nothing",
+    "user": "any signed-in user, acting on their own account",
+    "owner": "the signed-in owner of the object in the path; anyone else's object is a 404",
+    "party": "a party to the sale in the path: the buyer or a seller of the order, the buyer or the seller of "
+    "the product; anyone else gets a 404",
+    "buyer": "a signed-in user who bought the (public) product in the path; anyone else gets a 403",
+    "seller": "a signed-in user with the seller role (or admin)",
+    "admin": "a signed-in admin",
+}
+NO_TOKEN_NEEDED = frozenset({"public", "optional", "credential"})
+SIGNED_IN = frozenset({"user", "owner", "party", "buyer"})  # a token is needed; the rule is in the service
+ROLES = frozenset({"seller", "admin"})
+
+
+def check_auth(request: web.Request, rule: str) -> None:
+    if rule in SIGNED_IN:
         require_user(request)
-    elif rule not in (None, "optional"):
+    elif rule in ROLES:
         require_role(request, rule)
+    elif rule not in NO_TOKEN_NEEDED:
+        raise ValueError(f"unknown access rule {rule!r}")
 
 
 def endpoint(
@@ -259,14 +285,18 @@ def endpoint(
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
     status: int = 200,
-    auth: str | None = None,
+    auth: str,
     tags: list[str] | tuple[str, ...] = (),
     errors: list[int] | tuple[int, ...] = (),
     content_type: str = "application/json",
     body_required: bool = True,
     form: type[BaseModel] | None = None,
     upload: type[BaseModel] | None = None,
+    links: dict[str, str] | None = None,
 ) -> Callable[[Handler], Handler]:
+    if auth not in ACCESS:
+        raise ValueError(f"auth must be one of {sorted(ACCESS)}, not {auth!r}")
+
     def decorate(handler: Handler) -> Handler:
         spec = EndpointSpec(
             summary=summary or (handler.__doc__ or handler.__name__).strip().splitlines()[0],
@@ -281,9 +311,10 @@ def endpoint(
             body_required=body_required,
             form=form,
             upload=upload,
+            links=tuple((links or {}).items()),
         )
 
-        if auth in (None, "optional") and query is None and body is None and form is None:
+        if auth in NO_TOKEN_NEEDED and query is None and body is None and form is None:
             handler.endpoint = spec  # type: ignore[attr-defined]
             return handler  # nothing to check or parse: no wrapper on the hot path
 

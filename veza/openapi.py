@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from veza import __version__
-from veza.http import EndpointSpec
+from veza.constants import API_PREFIX
+from veza.http import ACCESS, NO_TOKEN_NEEDED, ROLES, EndpointSpec
 from veza.webclient import is_client_route
 
 REF = "#/components/schemas/{model}"
@@ -148,10 +149,12 @@ def _operation(path: str, method: str, handler: Any, refs: dict, schemas: dict) 
         errors.add(422)
     if params and any(p["in"] == "path" for p in params):
         errors.add(404)
-    if spec.auth not in (None, "optional"):
+    op["x-access"] = spec.auth
+    op["description"] = f"Who may call it ({spec.auth}): {ACCESS[spec.auth]}."
+    if spec.auth not in NO_TOKEN_NEEDED:
         op["security"] = [{"bearerAuth": []}]
         errors.add(401)
-        if spec.auth != "user":
+        if spec.auth in ROLES or spec.auth == "buyer":
             errors.add(403)
     if "health" not in spec.tags:  # anything else may need PostgreSQL, Redis or storage, which may be down
         errors.add(503)
@@ -163,6 +166,39 @@ def _operation(path: str, method: str, handler: Any, refs: dict, schemas: dict) 
     if "503" in op["responses"]:
         op["responses"]["503"]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
     return op
+
+
+def add_links(paths: dict[str, dict[str, Any]], routes: list[tuple[str, str, Any]]) -> None:
+    """OpenAPI links from each operation's success answer to the operations on what it made.
+
+    A handler declares `links={"/live/streams/{id}": "/data/id"}`: every operation at that path or
+    under it whose path parameters are all known (the new one from the answer, the others from the
+    request's own path) gets a link.
+    """
+    for path, method, handler in routes:
+        spec: EndpointSpec | None = getattr(handler, "endpoint", None)
+        if spec is None or not spec.links:
+            continue
+        source = _PATH_PARAM.sub(r"{\1}", path)
+        known = set(_PATH_PARAM.findall(source))
+        operation = paths[source][method.lower()]
+        links = operation["responses"][str(spec.status)].setdefault("links", {})
+        for made, pointer in spec.links:
+            target = API_PREFIX + made
+            new = _PATH_PARAM.findall(target)[-1]
+            for other, operations in paths.items():
+                if other != target and not other.startswith(target + "/"):
+                    continue
+                names = _PATH_PARAM.findall(other)
+                if not set(names) <= known | {new}:
+                    continue
+                parameters = {name: f"$request.path.{name}" for name in names if name != new}
+                parameters[new] = f"$response.body#{pointer}"
+                for target_op in operations.values():
+                    links[target_op["operationId"]] = {
+                        "operationId": target_op["operationId"],
+                        "parameters": {f"path.{name}": value for name, value in parameters.items()},
+                    }
 
 
 def build_spec(app: web.Application) -> dict[str, Any]:
@@ -194,6 +230,7 @@ def build_spec(app: web.Application) -> dict[str, Any]:
         openapi_path = _PATH_PARAM.sub(r"{\1}", path)
         paths.setdefault(openapi_path, {})[method.lower()] = _operation(path, method, handler, refs, schemas)
 
+    add_links(paths, routes)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -17,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from veza.errors import NotFound
+from veza.http import endpoint
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 SERVED_DIRS = ("app", "vendor")
@@ -158,13 +159,15 @@ def add_client_routes(app: web.Application, root: Path = STATIC_DIR) -> Bundle:
     """Serve the browser client from `root`: its page at `/` and at every path it routes, its files versioned."""
     bundle = load_bundle(root)
 
+    @endpoint("The client's single page; the client routes by the path itself", auth="public")
     async def page(request: web.Request) -> web.Response:
-        """The client's single page; the client routes by the path itself."""
         return asset_response(request, bundle.index, REVALIDATE)
 
+    @endpoint("The client's page at one of its sections", auth="public")
     async def section_page(request: web.Request) -> web.Response:
         return asset_response(request, bundle.index, REVALIDATE)
 
+    @endpoint("A file of the client, at its version", auth="public")
     async def static_file(request: web.Request) -> web.Response:
         asset = bundle.assets.get(request.match_info["path"])
         if request.match_info["version"] != bundle.version or asset is None:

@@ -92,6 +92,9 @@ async def test_the_list_filters_by_status_seller_and_creation_range(client):
     assert await listed(client, admin, "?to=2026-02-23T12:00:00Z") == ([ids["a1"]], 1)  # a moment: before it
     assert await listed(client, admin, "?from=2026-02-20T12:00:01%2B00:00&to=2026-02-24") == ([ids["b1"]], 1)
     assert await listed(client, admin, "?from=2026-02-23T13:00:00") == ([ids["a2"]], 1)  # no zone: UTC
+    # ISO 8601 offsets reach 23:59 (PostgreSQL's stop at 15:59): the same instant in UTC
+    assert await listed(client, admin, "?from=2026-02-24T12:59:00%2B23:59") == ([ids["a2"]], 1)
+    assert await listed(client, admin, "?to=2026-02-22T12:02:00-23:59") == ([ids["b1"], ids["a1"]], 2)
 
 
 async def test_the_list_pages(client):
@@ -230,6 +233,9 @@ async def test_a_retry_for_a_seller_no_longer_connected_is_a_409(client):
         ("to=9999-12-31", ["a2", "b1", "a1"]),
         ("from=0001-01-01T00:00:00%2B14:00", ["a2", "b1", "a1"]),
         ("to=9999-12-31T23:59:59-14:00", ["a2", "b1", "a1"]),
+        ("from=0001-01-01T00:00:00%2B23:59", ["a2", "b1", "a1"]),  # offsets past PostgreSQL's 15:59
+        ("to=9999-12-31T23:00:00-23:59", ["a2", "b1", "a1"]),
+        ("from=5780-04-21T11:02:11.32772-23:48", []),
         ("from=2026-02-25T12:00:00.5Z", []),
         ("from=2026-02-25T11:59:59.5Z", ["a2"]),
     ],

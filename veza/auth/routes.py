@@ -47,14 +47,29 @@ def presented_refresh_token(request: web.Request, body: RefreshIn) -> str | None
 
 
 @routes.post("/auth/register")
-@endpoint("Register a new user", body=RegisterIn, response=AuthOut, status=201, tags=["auth"], errors=[409, 429])
+@endpoint(
+    "Register a new user",
+    body=RegisterIn,
+    response=AuthOut,
+    status=201,
+    tags=["auth"],
+    errors=[409, 429],
+    auth="public",
+)
 async def register(request: web.Request, body: RegisterIn) -> web.Response:
     session = await service.register(request.app, body.username, body.email, body.password, client_ip(request))
     return session_response(request, session, status=201)
 
 
 @routes.post("/auth/login")
-@endpoint("Log in with email and password", body=LoginIn, response=AuthOut, tags=["auth"], errors=[401, 423, 429])
+@endpoint(
+    "Log in with email and password",
+    body=LoginIn,
+    response=AuthOut,
+    tags=["auth"],
+    errors=[401, 423, 429],
+    auth="public",
+)
 async def login(request: web.Request, body: LoginIn) -> web.Response:
     session = await service.login(request.app, body.email, body.password, client_ip(request))
     return session_response(request, session)
@@ -68,6 +83,7 @@ async def login(request: web.Request, body: LoginIn) -> web.Response:
     response=AuthOut,
     tags=["auth"],
     errors=[401, 429],
+    auth="credential",
 )
 async def refresh(request: web.Request, body: RefreshIn) -> web.Response:
     token = presented_refresh_token(request, body)

@@ -58,6 +58,7 @@ def version_param(request: web.Request) -> int:
     auth="user",
     tags=TAGS,
     errors=UPLOAD_ERRORS,
+    links={"/cloud/files/{id}": "/data/id"},
 )
 async def upload_file(request: web.Request) -> web.Response:
     row = await service.upload_file(request.app, require_user(request), MultipartSource(request, UPLOAD_FIELDS))
@@ -85,7 +86,7 @@ async def usage(request: web.Request) -> web.Response:
 
 
 @routes.get("/cloud/files/{id}")
-@endpoint("One of the caller's files", response=FileOut, auth="user", tags=TAGS)
+@endpoint("One of the caller's files", response=FileOut, auth="owner", tags=TAGS)
 async def get_file(request: web.Request) -> web.Response:
     row = await queries.get_file(request.app[DB], uuid_param(request), require_user(request).id)
     return ok(FileOut.model_validate(row))
@@ -95,7 +96,7 @@ async def get_file(request: web.Request) -> web.Response:
 @endpoint(
     "Download a file, or one of its versions (byte ranges on local storage; a 302 to a presigned URL on S3)",
     query=DownloadQuery,
-    auth="user",
+    auth="owner",
     tags=TAGS,
     content_type="*/*",  # the type the file was stored with
     errors=[416],
@@ -124,7 +125,7 @@ async def download_link(request: web.Request, query: DownloadQuery) -> web.Respo
     "Upload new content (multipart/form-data: `file`); it becomes the next version",
     upload=ContentForm,
     response=FileOut,
-    auth="user",
+    auth="owner",
     tags=TAGS,
     errors=UPLOAD_ERRORS,
 )
@@ -135,28 +136,28 @@ async def upload_content(request: web.Request) -> web.Response:
 
 
 @routes.patch("/cloud/files/{id}")
-@endpoint("Rename a file or change its tags", body=FileUpdate, response=FileOut, auth="user", tags=TAGS)
+@endpoint("Rename a file or change its tags", body=FileUpdate, response=FileOut, auth="owner", tags=TAGS)
 async def update_file(request: web.Request, body: FileUpdate) -> web.Response:
     row = await service.update_file(request.app, require_user(request), uuid_param(request), body)
     return ok(FileOut.model_validate(row))
 
 
 @routes.delete("/cloud/files/{id}")
-@endpoint("Delete a file with every version and share link", response=DeletedOut, auth="user", tags=TAGS, errors=[409])
+@endpoint("Delete a file with every version and share link", response=DeletedOut, auth="owner", tags=TAGS, errors=[409])
 async def delete_file(request: web.Request) -> web.Response:
     await service.delete_file(request.app, require_user(request), uuid_param(request))
     return ok({"deleted": True})
 
 
 @routes.get("/cloud/files/{id}/versions")
-@endpoint("A file's versions, newest first", response=VersionList, auth="user", tags=TAGS)
+@endpoint("A file's versions, newest first", response=VersionList, auth="owner", tags=TAGS)
 async def list_versions(request: web.Request) -> web.Response:
     rows = await service.list_versions(request.app, require_user(request), uuid_param(request))
     return ok(VersionList(versions=rows))
 
 
 @routes.post("/cloud/files/{id}/versions")
-@endpoint("Snapshot the current content as a new version", response=VersionOut, status=201, auth="user", tags=TAGS)
+@endpoint("Snapshot the current content as a new version", response=VersionOut, status=201, auth="owner", tags=TAGS)
 async def snapshot(request: web.Request) -> web.Response:
     row = await service.snapshot(request.app, require_user(request), uuid_param(request))
     return ok(VersionOut.model_validate(row), status=201)
@@ -166,7 +167,7 @@ async def snapshot(request: web.Request) -> web.Response:
 @endpoint(
     "Make a past version's content current again, as a new version (no history is lost)",
     response=FileOut,
-    auth="user",
+    auth="owner",
     tags=TAGS,
 )
 async def restore(request: web.Request) -> web.Response:
@@ -181,8 +182,9 @@ async def restore(request: web.Request) -> web.Response:
     body=ShareIn,
     body_required=False,
     response=NewShareOut,
-    auth="user",
+    auth="owner",
     tags=TAGS,
+    links={"/cloud/shares/{share_id}": "/data/id", "/cloud/shared/{token}": "/data/token"},
 )
 async def create_share(request: web.Request, body: ShareIn) -> web.Response:
     share = await shares.create_share(request.app, require_user(request), uuid_param(request), body)
@@ -190,7 +192,7 @@ async def create_share(request: web.Request, body: ShareIn) -> web.Response:
 
 
 @routes.get("/cloud/files/{id}/shares")
-@endpoint("A file's share links, newest first", query=Page, response=ShareList, auth="user", tags=TAGS)
+@endpoint("A file's share links, newest first", query=Page, response=ShareList, auth="owner", tags=TAGS)
 async def list_shares(request: web.Request, query: Page) -> web.Response:
     rows, total = await shares.list_shares(
         request.app, require_user(request), uuid_param(request), limit=query.limit, offset=query.offset
@@ -199,14 +201,20 @@ async def list_shares(request: web.Request, query: Page) -> web.Response:
 
 
 @routes.delete("/cloud/shares/{share_id}")
-@endpoint("Revoke a share link", response=ShareOut, auth="user", tags=TAGS)
+@endpoint("Revoke a share link", response=ShareOut, auth="owner", tags=TAGS)
 async def revoke_share(request: web.Request) -> web.Response:
     row = await shares.revoke_share(request.app, require_user(request), uuid_param(request, "share_id"))
     return ok(ShareOut.model_validate(row))
 
 
 @routes.get("/cloud/shared/{token}")
-@endpoint("A shared file's metadata (public, rate-limited)", response=SharedFileOut, tags=SHARED_TAGS, errors=[429])
+@endpoint(
+    "A shared file's metadata (public, rate-limited)",
+    response=SharedFileOut,
+    tags=SHARED_TAGS,
+    errors=[429],
+    auth="credential",
+)
 async def shared_file(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     row = await shares.open_share(request.app, token, client=client_ip(request))
@@ -220,6 +228,7 @@ async def shared_file(request: web.Request) -> web.Response:
     tags=SHARED_TAGS,
     content_type="*/*",  # the type the file was stored with
     errors=[416, 429],
+    auth="credential",
 )
 async def shared_download(request: web.Request) -> web.StreamResponse:
     byte_range = requested_range(request)

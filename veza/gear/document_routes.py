@@ -25,9 +25,10 @@ UPLOAD_ERRORS = [400, 404, 408, 413, 415, 422]
     upload=DocumentForm,
     response=DocumentOut,
     status=201,
-    auth="user",
+    auth="owner",
     tags=TAGS,
     errors=UPLOAD_ERRORS,
+    links={"/inventory/gear/{id}/documents/{doc_id}": "/data/id"},
 )
 async def upload_document(request: web.Request) -> web.Response:
     user, item_id = require_user(request), uuid_param(request)
@@ -40,7 +41,7 @@ async def upload_document(request: web.Request) -> web.Response:
     "A gear item's documents, newest first",
     query=DocumentsQuery,
     response=DocumentList,
-    auth="user",
+    auth="owner",
     tags=TAGS,
     errors=[404],
 )
@@ -55,7 +56,7 @@ async def list_documents(request: web.Request, query: DocumentsQuery) -> web.Res
 @routes.get("/inventory/gear/{id}/documents/{doc_id}/download")
 @endpoint(
     "Download a document (byte ranges on local storage; a 302 to a presigned URL on S3)",
-    auth="user",
+    auth="owner",
     tags=TAGS,
     content_type="*/*",
     errors=[404, 416],
@@ -83,7 +84,7 @@ async def document_download(request: web.Request) -> Download:
 
 
 @routes.delete("/inventory/gear/{id}/documents/{doc_id}")
-@endpoint("Delete a document; its bytes leave the storage quota", response=DocumentDeletedOut, auth="user", tags=TAGS)
+@endpoint("Delete a document; its bytes leave the storage quota", response=DocumentDeletedOut, auth="owner", tags=TAGS)
 async def delete_document(request: web.Request) -> web.Response:
     user = require_user(request)
     await documents.delete_document(request.app, user, uuid_param(request), uuid_param(request, "doc_id"))

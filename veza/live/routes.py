@@ -33,7 +33,7 @@ STREAM = "/live/streams/{id:[0-9a-fA-F-]+}"
 
 
 @routes.get("/live/streams")
-@endpoint("Streams, live ones first (public)", query=StreamsQuery, response=StreamList, tags=["live"])
+@endpoint("Streams, live ones first (public)", query=StreamsQuery, response=StreamList, tags=["live"], auth="public")
 async def list_streams(request: web.Request, query: StreamsQuery) -> web.Response:
     rows, total = await queries.page(request.app[DB], is_live=query.is_live, limit=query.limit, offset=query.offset)
     return ok(StreamList(streams=rows, total=total))
@@ -67,13 +67,21 @@ async def regenerate_key(request: web.Request) -> web.Response:
 
 
 @routes.get(STREAM)
-@endpoint("One stream (public)", response=StreamOut, tags=["live"])
+@endpoint("One stream (public)", response=StreamOut, tags=["live"], auth="public")
 async def get_stream(request: web.Request) -> web.Response:
     return ok(StreamOut.model_validate(await queries.get_stream(request.app[DB], uuid_param(request))))
 
 
 @routes.post("/live/streams")
-@endpoint("Create a stream", body=StreamIn, response=OwnStreamOut, status=201, auth="user", tags=["live"])
+@endpoint(
+    "Create a stream",
+    body=StreamIn,
+    response=OwnStreamOut,
+    status=201,
+    auth="user",
+    tags=["live"],
+    links={"/live/streams/{id}": "/data/id"},
+)
 async def create_stream(request: web.Request, body: StreamIn) -> web.Response:
     row = await service.create_stream(request.app, require_user(request), body)
     return ok(OwnStreamOut.model_validate(row), status=201)
@@ -81,7 +89,7 @@ async def create_stream(request: web.Request, body: StreamIn) -> web.Response:
 
 @routes.put(STREAM)
 @endpoint(
-    "Update a stream's metadata (owner only)", body=StreamUpdate, response=OwnStreamOut, auth="user", tags=["live"]
+    "Update a stream's metadata (owner only)", body=StreamUpdate, response=OwnStreamOut, auth="owner", tags=["live"]
 )
 async def update_stream(request: web.Request, body: StreamUpdate) -> web.Response:
     stream_id = uuid_param(request)
@@ -116,6 +124,7 @@ RTMP_CALLBACK = {
     "errors": [403],
     "query": RtmpQuery,
     "form": RtmpForm,
+    "auth": "credential",  # the shared secret in the callback URL
 }
 
 
@@ -131,6 +140,7 @@ RTMP_CALLBACK = {
     errors=[403, 409],
     query=RtmpQuery,
     form=RtmpForm,
+    auth="credential",
 )
 async def on_publish(request: web.Request, query: RtmpQuery, form: RtmpForm) -> web.Response:
     call = rtmp_call(request, query, form)
@@ -174,7 +184,7 @@ async def on_play_done(request: web.Request, query: RtmpQuery, form: RtmpForm) -
 
 
 @routes.get("/live/health")
-@endpoint("Whether the RTMP server answers (cached a few seconds)", response=LiveHealth, tags=["live"])
+@endpoint("Whether the RTMP server answers (cached a few seconds)", response=LiveHealth, tags=["live"], auth="public")
 async def live_health(request: web.Request) -> web.Response:
     status = await service.rtmp_status(request.app)
     return ok({"status": status, "rtmp_url": request.app[SETTINGS].rtmp_public_url})

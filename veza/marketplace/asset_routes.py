@@ -17,7 +17,7 @@ routes = web.RouteTableDef()
 @endpoint(
     "Download the file a product sells, named after the product: for holders of an active license and the "
     "seller, archived products included (byte ranges on local storage; a 302 to a presigned URL on S3)",
-    auth="user",
+    auth="party",
     tags=["marketplace"],
     content_type="*/*",  # the type the file was stored with
     errors=[416, 429],

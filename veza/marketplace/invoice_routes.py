@@ -17,7 +17,7 @@ routes = web.RouteTableDef()
 @endpoint(
     "Download the invoice PDF of one of the caller's paid orders "
     "(byte ranges on local storage; a 302 to a presigned URL on S3; 409 while the order is not paid)",
-    auth="user",
+    auth="owner",
     tags=["marketplace"],
     content_type=PDF,
     errors=[409, 416],

@@ -24,6 +24,7 @@ routes = web.RouteTableDef()
     auth="user",
     tags=["marketplace"],
     errors=[409, 502],
+    links={"/marketplace/orders/{id}": "/data/order/id", "/payments/sandbox/{payment_id}": "/data/payment/payment_id"},
 )
 async def create_order(request: web.Request, body: OrderIn) -> web.Response:
     user = require_user(request)
@@ -45,7 +46,7 @@ async def my_orders(request: web.Request, query: OrdersQuery) -> web.Response:
 @endpoint(
     "One order: its buyer's, or one holding an item the caller sells",
     response=OrderOut,
-    auth="user",
+    auth="party",
     tags=["marketplace"],
 )
 async def get_order(request: web.Request) -> web.Response:
@@ -59,7 +60,7 @@ async def get_order(request: web.Request) -> web.Response:
     "(send an Idempotency-Key header to retry safely); the payment service settles it",
     body=RefundIn,
     response=RefundInitiated,
-    auth="user",
+    auth="party",
     tags=["marketplace"],
     errors=[404, 409, 502, 503],
 )

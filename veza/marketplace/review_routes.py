@@ -17,6 +17,7 @@ routes = web.RouteTableDef()
     query=Page,
     response=ReviewList,
     tags=["marketplace"],
+    auth="public",
 )
 async def list_reviews(request: web.Request, query: Page) -> web.Response:
     rows, total = await reviews.list_reviews(request.app, uuid_param(request), limit=query.limit, offset=query.offset)
@@ -29,7 +30,7 @@ async def list_reviews(request: web.Request, query: Page) -> web.Response:
     body=ReviewIn,
     response=ReviewOut,
     status=201,
-    auth="user",
+    auth="buyer",
     tags=["marketplace"],
     errors=[403, 409],
 )

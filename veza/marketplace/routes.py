@@ -28,6 +28,7 @@ routes = web.RouteTableDef()
     query=CatalogQuery,
     response=ProductList,
     tags=["marketplace"],
+    auth="public",
 )
 async def catalog(request: web.Request, query: CatalogQuery) -> web.Response:
     page = await cache.catalog_page(
@@ -37,7 +38,9 @@ async def catalog(request: web.Request, query: CatalogQuery) -> web.Response:
 
 
 @routes.get("/marketplace/products/{id}")
-@endpoint("One product of the catalog, with its seller and rating", response=ProductOut, tags=["marketplace"])
+@endpoint(
+    "One product of the catalog, with its seller and rating", response=ProductOut, tags=["marketplace"], auth="public"
+)
 async def product(request: web.Request) -> web.Response:
     page = await cache.product_page(request.app, uuid_param(request))
     return cacheable_response(request, page, max_age=cache.CATALOG_MAX_AGE)
@@ -51,6 +54,7 @@ async def product(request: web.Request) -> web.Response:
     status=201,
     auth="user",
     tags=["marketplace"],
+    links={"/marketplace/products/{id}": "/data/id"},
 )
 async def create_product(request: web.Request, body: ProductIn) -> web.Response:
     row = await service.create_product(request.app, require_user(request), body)
@@ -62,7 +66,7 @@ async def create_product(request: web.Request, body: ProductIn) -> web.Response:
     "Change one of the caller's products",
     body=ProductUpdate,
     response=SellerProductOut,
-    auth="user",
+    auth="owner",
     tags=["marketplace"],
 )
 async def update_product(request: web.Request, body: ProductUpdate) -> web.Response:
@@ -73,7 +77,7 @@ async def update_product(request: web.Request, body: ProductUpdate) -> web.Respo
 @routes.delete("/marketplace/products/{id}")
 @endpoint(
     "Archive one of the caller's products: it leaves the catalog, past orders keep it",
-    auth="user",
+    auth="owner",
     tags=["marketplace"],
 )
 async def archive_product(request: web.Request) -> web.Response:

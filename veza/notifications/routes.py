@@ -35,7 +35,7 @@ async def unread_count(request: web.Request) -> web.Response:
 
 
 @routes.post("/notifications/{id}/read")
-@endpoint("Mark one notification read", response=NotificationOut, auth="user", tags=["notifications"])
+@endpoint("Mark one notification read", response=NotificationOut, auth="owner", tags=["notifications"])
 async def mark_read(request: web.Request) -> web.Response:
     row = await queries.mark_read(request.app[DB], require_user(request).id, uuid_param(request))
     return ok(NotificationOut.model_validate(row))

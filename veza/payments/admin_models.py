@@ -13,13 +13,24 @@ from veza.payments.models import TransferOut, TransferStatus
 
 
 def _moment(value: Any) -> Any:
-    """A date alone (YYYY-MM-DD) is a date; any other text an ISO 8601 date-time."""
+    """A date alone (YYYY-MM-DD) is a date; any other text an ISO 8601 date-time, in UTC.
+
+    ISO 8601 allows offsets up to 23:59, PostgreSQL only up to 15:59: a time is sent to it in UTC.
+    One that falls before year 1 or after 9999 in UTC is a bound nothing lies beyond: the first or
+    the last instant there is.
+    """
     if not isinstance(value, str):
         return value
     try:
-        return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+        moment = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
     except ValueError:
         raise ValueError("must be an ISO 8601 date (2026-02-24) or date-time (2026-02-24T10:00:00Z)") from None
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 class AdminTransfersQuery(Page):

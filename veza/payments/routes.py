@@ -33,6 +33,7 @@ async def webhook_body(request: web.Request) -> bytes:
     response=WebhookAck,
     tags=["payments"],
     errors=[400, 401, 413, 422],
+    auth="credential",
 )
 async def hyperswitch_webhook(request: web.Request) -> web.Response:
     raw = await webhook_body(request)
@@ -55,7 +56,7 @@ async def hyperswitch_webhook(request: web.Request) -> web.Response:
     "Settle a sandbox payment as its buyer's bank would (not in production): its webhook follows",
     body=ConfirmIn,
     response=ConfirmOut,
-    auth="user",
+    auth="owner",
     tags=["payments"],
     errors=[409],
 )

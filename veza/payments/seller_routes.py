@@ -44,6 +44,7 @@ async def onboard(request: web.Request) -> web.Response:
     response=SandboxOnboardingOut,
     tags=["seller"],
     errors=[404, 410],
+    auth="credential",
 )
 async def complete_sandbox_onboarding(request: web.Request, query: SandboxOnboardingQuery) -> web.Response:
     if request.app[SETTINGS].connect_gateway != "sandbox":
@@ -87,6 +88,7 @@ async def transfers(request: web.Request, query: TransfersQuery) -> web.Response
     response=WebhookAck,
     tags=["payments"],
     errors=[400, 401, 413, 422],
+    auth="credential",
 )
 async def stripe_webhook(request: web.Request) -> web.Response:
     raw = await webhook_body(request)

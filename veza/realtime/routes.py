@@ -172,6 +172,7 @@ async def handle(request: web.Request, hub: Hub, connection: Connection, raw: st
     status=101,
     tags=["realtime"],
     errors=[426],
+    auth="optional",
 )
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB]

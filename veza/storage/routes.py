@@ -31,6 +31,7 @@ class SignedLinkQuery(BaseModel):
     tags=["storage"],
     content_type="application/octet-stream",
     errors=[416],
+    auth="credential",
 )
 async def download_signed_file(request: web.Request, query: SignedLinkQuery) -> web.StreamResponse:
     storage = request.app.get(STORAGE)

@@ -56,6 +56,7 @@ async def delete_me(request: web.Request, body: DeleteAccountIn) -> web.Response
     auth="user",
     tags=["users"],
     errors=[429],
+    links={"/users/me/exports/{id}": "/data/export_id"},
 )
 async def request_export(request: web.Request) -> web.Response:
     row = await export.request_export(request.app, require_user(request).id)
@@ -73,7 +74,7 @@ async def list_exports(request: web.Request, query: Page) -> web.Response:
 @endpoint(
     "One of the caller's data exports, with a fresh download link while ready",
     response=ExportOut,
-    auth="user",
+    auth="owner",
     tags=["users"],
 )
 async def get_export(request: web.Request) -> web.Response:
