@@ -323,6 +323,7 @@ RECIPES: dict[str, Recipe] = {
     "GET /api/v1/cloud/usage": fixed(f"{API}/cloud/usage"),
     "GET /api/v1/cloud/files/{id}": fixed(FILE),
     "GET /api/v1/cloud/files/{id}/download": fixed(FILE + "/download"),
+    "GET /api/v1/cloud/files/{id}/download/link": fixed(FILE + "/download/link"),
     "PUT /api/v1/cloud/files/{id}/content": upload_content,
     "PATCH /api/v1/cloud/files/{id}": fixed(FILE, json={"tags": ["matrix"]}),
     "DELETE /api/v1/cloud/files/{id}": made_once(_delete_file),
@@ -347,11 +348,15 @@ RECIPES: dict[str, Recipe] = {
         API + "/marketplace/products/{bought_product}/reviews", json={"rating": 5, "comment": "Great"}
     ),
     "GET /api/v1/marketplace/products/{id}/download": fixed(API + "/marketplace/products/{bought_product}/download"),
+    "GET /api/v1/marketplace/products/{id}/download/link": fixed(
+        API + "/marketplace/products/{bought_product}/download/link"
+    ),
     "POST /api/v1/marketplace/orders": create_order,
     "GET /api/v1/marketplace/orders": fixed(f"{API}/marketplace/orders"),
     "GET /api/v1/marketplace/orders/{id}": fixed(API + "/marketplace/orders/{order}"),
     "POST /api/v1/marketplace/orders/{id}/refund": refund,
     "GET /api/v1/marketplace/orders/{id}/invoice": fixed(API + "/marketplace/orders/{order}/invoice"),
+    "GET /api/v1/marketplace/orders/{id}/invoice/link": fixed(API + "/marketplace/orders/{order}/invoice/link"),
     "POST /api/v1/webhooks/hyperswitch": hyperswitch,
     "POST /api/v1/payments/sandbox/{payment_id}/confirm": fixed(
         API + "/payments/sandbox/{payment}/confirm", json={"outcome": "succeeded"}
@@ -377,6 +382,9 @@ RECIPES: dict[str, Recipe] = {
     "POST /api/v1/inventory/gear/{id}/documents": upload_document,
     "GET /api/v1/inventory/gear/{id}/documents": fixed(GEAR + "/documents"),
     "GET /api/v1/inventory/gear/{id}/documents/{doc_id}/download": fixed(GEAR + "/documents/{document}/download"),
+    "GET /api/v1/inventory/gear/{id}/documents/{doc_id}/download/link": fixed(
+        GEAR + "/documents/{document}/download/link"
+    ),
     "DELETE /api/v1/inventory/gear/{id}/documents/{doc_id}": made_once(_delete_document),
 }
 

@@ -112,7 +112,7 @@ async def download_file(request: web.Request, query: DownloadQuery) -> web.Strea
     "link to this API on local storage",
     query=DownloadQuery,
     response=DownloadLinkOut,
-    auth="user",
+    auth="owner",
     tags=TAGS,
 )
 async def download_link(request: web.Request, query: DownloadQuery) -> web.Response:

@@ -70,7 +70,7 @@ async def download_document(request: web.Request) -> web.StreamResponse:
     "A short-lived link (no token needed) to a document: a presigned URL on S3, a signed link to this API "
     "on local storage",
     response=DownloadLinkOut,
-    auth="user",
+    auth="owner",
     tags=TAGS,
     errors=[404],
 )

@@ -31,7 +31,7 @@ async def download_product(request: web.Request) -> web.StreamResponse:
     "A short-lived link (no token needed) to the file a product sells, for the same callers as its download "
     "and counted in the same rate limit: a presigned URL on S3, a signed link to this API on local storage",
     response=DownloadLinkOut,
-    auth="user",
+    auth="party",
     tags=["marketplace"],
     errors=[429],
 )

@@ -31,7 +31,7 @@ async def download_invoice(request: web.Request) -> web.StreamResponse:
     "A short-lived link (no token needed) to the invoice PDF of one of the caller's paid orders: a presigned "
     "URL on S3, a signed link to this API on local storage (409 while the order is not paid)",
     response=DownloadLinkOut,
-    auth="user",
+    auth="owner",
     tags=["marketplace"],
     errors=[409],
 )
