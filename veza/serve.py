@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
+from veza import eventloop
 from veza.http import error_body, json_dumps
 
 log = logging.getLogger(__name__)
@@ -236,6 +237,8 @@ async def serve(app: web.Application, host: str, port: int, *, per_address: int,
         await runner.cleanup()
 
 
-def run(app: web.Application, host: str, port: int, *, per_address: int, **runner_args: Any) -> None:
+def run(
+    app: web.Application, host: str, port: int, *, per_address: int, use_uvloop: bool = True, **runner_args: Any
+) -> None:
     raise_open_files_limit()
-    asyncio.run(serve(app, host, port, per_address=per_address, **runner_args))
+    eventloop.run(serve(app, host, port, per_address=per_address, **runner_args), use_uvloop=use_uvloop)
