@@ -26,8 +26,9 @@ FUZZ_EXAMPLES ?= 200
 fuzz: $(STAMP)
 	VEZA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/test_fuzz.py
 
+# Every benchmark in turn (tests/bench/run_all.py), then their figures as one table in README.md.
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench.http
+	$(BIN)/python -m tests.bench.run_all
 
 lint: $(STAMP)
 	$(BIN)/ruff check veza workers tests
