@@ -5,6 +5,7 @@ import asyncio
 import uvloop
 
 from veza import eventloop
+from veza.settings import load_settings
 
 
 async def loop_type() -> type:
@@ -20,9 +21,7 @@ def test_without_uvloop_it_is_asyncios_own_loop():
     assert eventloop.run(loop_type(), use_uvloop=False) is not uvloop.Loop
 
 
-def test_the_setting_is_off_unless_asked(settings, monkeypatch):
-    from veza.settings import load_settings
-
-    assert settings.uvloop is False
-    monkeypatch.setenv("UVLOOP", "true")
+def test_the_setting_is_on_unless_turned_off(monkeypatch):
     assert load_settings().uvloop is True
+    monkeypatch.setenv("UVLOOP", "false")
+    assert load_settings().uvloop is False

@@ -1,9 +1,7 @@
-"""The event loop the web process and the worker run on: asyncio's own, or uvloop with UVLOOP=true.
+"""The event loop the web process and the worker run on: uvloop, or asyncio's own with UVLOOP=false.
 
-aiohttp's deployment guide recommends uvloop, and it is faster (the benchmarks report both loops),
-but when a process runs out of file descriptors libuv reports the failed accept as fatal and uvloop
-closes the listening socket for good: the web process stops taking connections. asyncio's loop
-retries the accept and the server recovers (tests/test_serve.py), so that stays the default.
+aiohttp's deployment guide recommends uvloop; the benchmarks report Veza on both loops against a
+bare aiohttp app on both (tests/bench/http.py).
 """
 
 from __future__ import annotations

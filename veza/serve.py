@@ -177,6 +177,22 @@ class _CountedConnection(asyncio.Protocol):
         self.cap.release(self.address or "")
         self.inner.connection_lost(exc)
 
+    # uvloop looks these up once, before connection_made replaces them: they forward to aiohttp's protocol.
+    def data_received(self, data: bytes) -> None:
+        if self.inner is not None:  # None: refused and aborted
+            self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received() if self.inner is not None else None
+
+    def pause_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.resume_writing()
+
 
 class CappedTCPSite(web.BaseSite):
     """A TCP site whose connections go through an AddressCap, to EnvelopeRequestHandler protocols."""
