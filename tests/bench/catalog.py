@@ -1,6 +1,6 @@
-"""The catalog and tag suggestions on a realistic data set: 100,000 products, 100,000 tags.
+"""The catalog and tag suggestions on a realistic data set: 10,000 products, 100,000 tags.
 
-1. Data: in the bench database (tests.bench.http.bench_database), 100,000 products of a few hundred
+1. Data: in the bench database (tests.bench.http.bench_database), 10,000 products of a few hundred
    sellers (each with its cloud file) and 100,000 tags with a skewed usage_count, made once with bulk
    SQL and kept for the next runs (remade only when the counts are off), then VACUUM ANALYZE.
 2. Throughput: GET /api/v1/marketplace/products?limit=20 on one Veza web process against a bare
@@ -48,7 +48,7 @@ from tests.bench.report import row
 from veza.db import Executor
 from veza.tags import queries as tag_queries
 
-N_PRODUCTS = 100_000
+N_PRODUCTS = 10_000
 N_SELLERS = 300
 N_TAGS = 100_000
 SEED = 20240601

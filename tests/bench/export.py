@@ -84,11 +84,11 @@ async def bench(rows: int) -> None:
             await app[DB].execute(SEED, counts)
             await app[DB].execute("ANALYZE")  # as autovacuum would after such a load
             user_id = await app[DB].fetch_val("SELECT id FROM users")
-            row = await export_queries.insert(app[DB], user_id)
+            export_row = await export_queries.insert(app[DB], user_id)
             reset_peak_rss()
             before = rss_kib("VmRSS")
             started = time.perf_counter()
-            assert await export.build_export(app, row["id"]) == "ready"
+            assert await export.build_export(app, export_row["id"]) == "ready"
             seconds = time.perf_counter() - started
             growth = (rss_kib("VmHWM") - before) / 1024
             size = await app[DB].fetch_val("SELECT size_bytes FROM data_exports")
