@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from tests.bench.report import row
 from veza.keys import DB
 from veza.migrate import migrate
 from veza.resources import running_resources
