@@ -64,7 +64,8 @@ import yarl
 
 from tests.bench.http import LOAD_CPU, SERVER_CPU, bench_database, wait_healthy
 from tests.bench.report import row
-from veza.realtime.publish import event_message, public_channel
+from veza.realtime.publish import Channels, event_message
+from veza.redis import redis_db
 from veza.settings import load_settings
 
 WS_PATH = "/api/v1/ws"
@@ -532,6 +533,11 @@ def measure(servers: list[Server], args, publisher: redis.Redis) -> None:
             print(f"--- {server.name}: some sockets missed events; its stderr:\n{tail}", file=sys.stderr)
     if foreign:
         print(f"  (the sockets also got {foreign} messages not from this run, e.g. {sample})", file=sys.stderr)
+
+
+def public_channel(channel: str) -> str:
+    """The Redis channel of a public channel, as veza.realtime.publish names it for this Redis db."""
+    return Channels(redis_db(load_settings())).public(channel)
 
 
 FANOUT_GOAL = 1.1  # p99 of Veza over the bare floor's, one process
