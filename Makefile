@@ -27,8 +27,9 @@ FUZZ_EXAMPLES ?= 500
 fuzz: $(STAMP)
 	VEZA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) VEZA_FUZZ_STATEFUL=1 $(BIN)/pytest -q -s -p no:xdist tests/test_fuzz.py $(FUZZ_ARGS)
 
+# Every benchmark in turn (tests/bench/run_all.py), then their figures as one table in README.md.
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench.http
+	$(BIN)/python -m tests.bench.run_all
 
 lint: $(STAMP)
 	$(BIN)/ruff check veza workers tests

@@ -33,6 +33,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         port,
         per_address=settings.max_connections_per_address,
         reuse_port=settings.reuse_port,
+        use_uvloop=settings.uvloop,
         access_log_class=AccessLogger,
         access_log=logging.getLogger("veza.access") if settings.access_log else None,
         keepalive_timeout=75,  # aiohttp's run_app default; the handler's own default is an hour

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from aiohttp import web, web_response
-from multidict import CIMultiDict
+from multidict import CIMultiDict, istr
 
 from veza.keys import REQUEST_ID, SETTINGS
+from veza.settings import Settings
 
 SERVER = "Veza"
 # aiohttp gives every answer that has none `Server: Python/<version> aiohttp/<version>`, its own
@@ -21,6 +22,28 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
+HSTS = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+# istr names: multidict looks them up without folding their case, ten times cheaper per header.
+X_REQUEST_ID = istr("X-Request-ID")
+VARY = istr("Vary")
+
+# id(settings) -> (settings, the headers every answer carries under them), computed once per Settings.
+_fixed_blocks: dict[int, tuple[Settings, tuple[tuple[istr, str], ...]]] = {}
+
+
+def fixed_headers(settings: Settings) -> tuple[tuple[istr, str], ...]:
+    """The security headers (and HSTS behind https) as istr pairs, built once per Settings."""
+    cached = _fixed_blocks.get(id(settings))
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    block = list(SECURITY_HEADERS.items())
+    if settings.public_url.startswith("https://"):
+        block.append(HSTS)
+    if len(_fixed_blocks) >= 64:  # a process has one Settings; tests make many
+        _fixed_blocks.clear()
+    pairs = tuple((istr(name), value) for name, value in block)
+    _fixed_blocks[id(settings)] = (settings, pairs)
+    return pairs
 
 
 def add_response_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -29,14 +52,12 @@ def add_response_headers(request: web.Request, response: web.StreamResponse) -> 
     headers = response.headers
     request_id = request.get(REQUEST_ID)
     if request_id:
-        headers["X-Request-ID"] = request_id
+        headers[X_REQUEST_ID] = request_id
     if isinstance(response, web.WebSocketResponse):
         return  # a 101 handshake carries no content; its headers would live as long as the socket
-    for name, value in SECURITY_HEADERS.items():
-        headers.setdefault(name, value)
     settings = request.app[SETTINGS]
-    if settings.public_url.startswith("https://"):
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    for name, value in fixed_headers(settings):
+        headers.setdefault(name, value)  # an answer's own value (say, its own CSP) wins
     if settings.cors_origins:
         add_cors_headers(settings.cors_origins, request.headers.get("Origin"), headers)
 
@@ -44,8 +65,8 @@ def add_response_headers(request: web.Request, response: web.StreamResponse) -> 
 def add_cors_headers(allowed: list[str], origin: str | None, headers: CIMultiDict[str]) -> None:
     """A listed origin is echoed and may send credentials; with "*" any other origin may read
     the answer, without credentials. Either way the answer depends on Origin: `Vary: Origin`."""
-    if "origin" not in headers.get("Vary", "").lower():
-        headers.add("Vary", "Origin")
+    if "origin" not in headers.get(VARY, "").lower():
+        headers.add(VARY, "Origin")
     if not origin:
         return
     if origin_listed(allowed, origin):

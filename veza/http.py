@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from veza.auth.tokens import AuthUser
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
+MAX_PARSED_QUERIES = 1024  # per route; a route answered for more distinct query strings starts over
 T = TypeVar("T")
 
 
@@ -318,12 +319,26 @@ def endpoint(
             handler.endpoint = spec  # type: ignore[attr-defined]
             return handler  # nothing to check or parse: no wrapper on the hot path
 
+        # A frozen query model cannot be changed by the handler: one parse per distinct query string
+        # serves every request that repeats it (hot public pages: the catalog's first pages).
+        parsed_queries: dict[str, BaseModel] | None = (
+            {} if query is not None and query.model_config.get("frozen") else None
+        )
+
         @functools.wraps(handler)
         async def wrapper(request: web.Request) -> web.StreamResponse:
             check_auth(request, auth)
             kwargs: dict[str, Any] = {}
             if query is not None:
-                kwargs["query"] = validate(query, dict(request.query))
+                if parsed_queries is None:
+                    kwargs["query"] = validate(query, dict(request.query))
+                elif (parsed := parsed_queries.get(request.query_string)) is not None:
+                    kwargs["query"] = parsed
+                else:
+                    kwargs["query"] = parsed = validate(query, dict(request.query))
+                    if len(parsed_queries) >= MAX_PARSED_QUERIES:
+                        parsed_queries.clear()
+                    parsed_queries[request.query_string] = parsed
             if body is not None:
                 empty = not request.body_exists and not body_required
                 kwargs["body"] = validate(body, {} if empty else await read_json_object(request))

@@ -8,13 +8,13 @@ import itertools
 import logging
 import re
 import secrets
-import time
+from time import perf_counter
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from veza.auth.middleware import authenticate
 from veza.errors import ApiError, Unavailable
-from veza.headers import add_response_headers, origin_allowed
+from veza.headers import X_REQUEST_ID, add_response_headers, origin_allowed
 from veza.http import error_body, json_response
 from veza.keys import METRICS, REQUEST_ID, SETTINGS
 from veza.outages import down_dependency
@@ -25,6 +25,8 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Request ids only need to be unique: a random per-process prefix and a counter.
 _REQUEST_ID_PREFIX = secrets.token_hex(8)
 _request_numbers = itertools.count(1)
+AUTHORIZATION = hdrs.AUTHORIZATION
+ACCESS_CONTROL_REQUEST_METHOD = hdrs.ACCESS_CONTROL_REQUEST_METHOD
 
 HTTP_CODES = {
     400: "bad_request",
@@ -58,14 +60,18 @@ async def edge(request: web.Request, handler) -> web.StreamResponse:
     One layer rather than four: each layer costs a coroutine per request, and
     the health route's throughput is a budget (tests/bench/http.py).
     """
-    given = request.headers.get("X-Request-ID", "")
-    request[REQUEST_ID] = given if _REQUEST_ID_OK.match(given) else f"{_REQUEST_ID_PREFIX}{next(_request_numbers):016x}"
-    started = time.perf_counter()
+    headers = request.headers
+    given = headers.get(X_REQUEST_ID)
+    if given is None or not _REQUEST_ID_OK.match(given):
+        given = f"{_REQUEST_ID_PREFIX}{next(_request_numbers):016x}"
+    request[REQUEST_ID] = given
+    started = perf_counter()
     try:
-        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        if request.method == "OPTIONS" and ACCESS_CONTROL_REQUEST_METHOD in headers:
             response = cors_preflight(request)
         else:
-            await authenticate(request)
+            if AUTHORIZATION in headers:
+                await authenticate(request)
             response = await handler(request)
     except ApiError as exc:
         response = error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
@@ -94,7 +100,7 @@ async def edge(request: web.Request, handler) -> web.StreamResponse:
         add_response_headers(request, response)
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
-    request.app[METRICS].observe(request.method, route, response.status, time.perf_counter() - started)
+    request.app[METRICS].observe(request.method, route, response.status, perf_counter() - started)
     return response
 
 

@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
+from veza import eventloop
 from veza.http import error_body, json_dumps
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,22 @@ class _CountedConnection(asyncio.Protocol):
         self.cap.release(self.address or "")
         self.inner.connection_lost(exc)
 
+    # uvloop looks these up once, before connection_made replaces them: they forward to aiohttp's protocol.
+    def data_received(self, data: bytes) -> None:
+        if self.inner is not None:  # None: refused and aborted
+            self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received() if self.inner is not None else None
+
+    def pause_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.inner is not None:
+            self.inner.resume_writing()
+
 
 class CappedTCPSite(web.BaseSite):
     """A TCP site whose connections go through an AddressCap, to EnvelopeRequestHandler protocols.
@@ -253,7 +270,16 @@ async def serve(
 
 
 def run(
-    app: web.Application, host: str, port: int, *, per_address: int, reuse_port: bool = False, **runner_args: Any
+    app: web.Application,
+    host: str,
+    port: int,
+    *,
+    per_address: int,
+    reuse_port: bool = False,
+    use_uvloop: bool = True,
+    **runner_args: Any,
 ) -> None:
     raise_open_files_limit()
-    asyncio.run(serve(app, host, port, per_address=per_address, reuse_port=reuse_port, **runner_args))
+    eventloop.run(
+        serve(app, host, port, per_address=per_address, reuse_port=reuse_port, **runner_args), use_uvloop=use_uvloop
+    )

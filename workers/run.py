@@ -18,6 +18,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from arq.worker import Worker
 
+from veza import eventloop
 from veza.redis import connect_arq, redis_unreachable
 from veza.resources import running_resources
 from veza.settings import Settings
@@ -92,4 +93,4 @@ def run(settings: Settings, burst: bool = False) -> None:
             await supervise(settings, burst=burst)
         log.info("worker stopped")
 
-    asyncio.run(main())
+    eventloop.run(main(), use_uvloop=settings.uvloop)

@@ -44,6 +44,7 @@ import psycopg2
 from psycopg2.extras import execute_values
 
 from tests.bench.http import LOAD_CPU, bench_database, free_port, run_wrk, start, wait_healthy
+from tests.bench.report import row
 from veza.db import Executor
 from veza.tags import queries as tag_queries
 
@@ -55,6 +56,7 @@ SELLER_PREFIX = "bench_seller_"
 SELLER_LIKE = SELLER_PREFIX.replace("_", "\\_") + "%"
 SUGGEST_USER = {"username": "bench_suggest", "email": "bench_suggest@example.com", "password": "bench-suggest-pw-9f3k"}
 CATALOG_PATH = "/api/v1/marketplace/products"
+CATALOG_GOAL = 0.85  # Veza / bare aiohttp throughput on the catalog page
 
 GENRES = (
     "lofi hiphop trap techno house ambient jazz soul funk drill dubstep dnb garage afrobeat reggaeton synthwave "
@@ -138,9 +140,10 @@ def make_data(dsn: str) -> None:
     conn = psycopg2.connect(dsn)
     with conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT (SELECT count(*) FROM products), (SELECT count(*) FROM tags),"
-            " (SELECT count(*) FROM users WHERE username LIKE %s)",
-            (SELLER_LIKE,),
+            # The bench sellers' products only: other benchmarks add their own to this database.
+            "SELECT (SELECT count(*) FROM products p JOIN users u ON u.id = p.seller_id WHERE u.username LIKE %s),"
+            " (SELECT count(*) FROM tags), (SELECT count(*) FROM users WHERE username LIKE %s)",
+            (SELLER_LIKE, SELLER_LIKE),
         )
         products, tags, sellers = cur.fetchone()
     if products == N_PRODUCTS and tags >= N_TAGS and sellers == N_SELLERS:
@@ -152,7 +155,8 @@ def make_data(dsn: str) -> None:
     rng = random.Random(SEED)
     now = datetime.now(UTC)
     with conn, conn.cursor() as cur:
-        cur.execute("TRUNCATE products, tags CASCADE")
+        # Payouts name their seller: earlier runs of the other benchmarks paid the bench sellers.
+        cur.execute("TRUNCATE products, tags, seller_transfers CASCADE")
         cur.execute(
             "DELETE FROM cloud_files WHERE user_id IN (SELECT id FROM users WHERE username LIKE %s)",
             (SELLER_LIKE,),
@@ -554,7 +558,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for number, result in enumerate(catalog.values()):
         (v_rps, v_p99), (b_rps, b_p99) = result["veza"], result["bare aiohttp"]
-        goal = ("≥ 0.5 " + ("✅" if result["ratio"] >= 0.5 else "❌")) if number == 0 else "—"
+        goal = (f"≥ {CATALOG_GOAL} " + ("✅" if result["ratio"] >= CATALOG_GOAL else "❌")) if number == 0 else "—"
         print(
             f"| `GET {result['query'].removeprefix('/api/v1')}` | {v_rps:,.0f} req/s, p99 {v_p99:.1f} ms "
             f"| {b_rps:,.0f} req/s, p99 {b_p99:.1f} ms | {result['ratio']:.2f} | {goal} |"
@@ -565,6 +569,17 @@ def main() -> None:
     )
     sql_times = ", ".join(f"`{prefix}` {total:.1f} ms" for prefix, total, _ in explained)
     print(f"| suggestion SQL alone (EXPLAIN ANALYZE) | {sql_times} | — | — | — |")
+
+    for label, result in catalog.items():
+        (v_rps, _), (b_rps, _) = result["veza"], result["bare aiohttp"]
+        row(
+            f"`GET {result['query'].removeprefix('/api/v1')}` req/s: Veza / bare aiohttp serving the same bytes "
+            f"({N_PRODUCTS:,} products, default loop)",
+            f"{result['ratio']:.2f} ({v_rps:,.0f} / {b_rps:,.0f} req/s)",
+            f"≥ {CATALOG_GOAL}" if label == "catalog" else "—",
+            result["ratio"] >= CATALOG_GOAL if label == "catalog" else None,
+        )
+    row("`GET /tags/suggest?q=…&limit=10` p99, one at a time", f"{p99:.2f} ms (p50 {p50:.2f} ms)", "< 10 ms", p99 < 10)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import aiohttp
 import orjson
 
 from tests.bench.http import LOAD_CPU, SERVER_CPU, bench_database, free_port, wait_healthy
+from tests.bench.report import row
 from veza.payments.signing import sign
 
 PASSWORD = "Correct-Horse-Battery-9"
@@ -102,6 +103,10 @@ async def create_orders(api: Api, buyers: list[dict], products: list[str], clien
         f"orders:   {len(created) / elapsed:7.1f} created/s   ({len(created)} in {elapsed:.1f} s, {clients} clients)"
         f"   {timings(latencies)}"
     )
+    row(
+        f"orders created ({clients} clients, sandbox gateway)",
+        f"{len(created) / elapsed:,.0f}/s, p99 {percentile(latencies, 0.99) * 1000:.0f} ms",
+    )
     return created
 
 
@@ -134,6 +139,10 @@ async def send_webhooks(api: Api, secret: str, created: list[dict], clients: int
     print(
         f"webhooks: {len(latencies) / elapsed:7.1f} processed/s ({len(latencies)} orders completed in {elapsed:.1f} s)"
         f"   {timings(latencies)}"
+    )
+    row(
+        "payment webhooks processed (each completes an order)",
+        f"{len(latencies) / elapsed:,.0f}/s, p99 {percentile(latencies, 0.99) * 1000:.0f} ms",
     )
 
 
@@ -174,6 +183,10 @@ async def confirm_to_completed(api: Api, buyers: list[dict], products: list[str]
     print(f"confirm -> completed: p50 {statistics.median(latencies) * 1000:.0f} ms  p99 "
           f"{percentile(latencies, 0.99) * 1000:.0f} ms  max {max(latencies) * 1000:.0f} ms"
           f"   ({count} orders, {rate:g} confirms/s, through the worker's delivery job)")  # fmt: skip
+    row(
+        "confirm -> webhook -> completed, on the buyer's WebSocket",
+        f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms (p50 {statistics.median(latencies) * 1000:.0f} ms)",
+    )
 
 
 async def run(args: argparse.Namespace, base: str, secret: str) -> None:

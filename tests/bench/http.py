@@ -3,7 +3,8 @@
 Both servers run as subprocesses pinned to one core, wrk (Debian's `wrk`) to the
 other, and they are loaded in turn, round after round, in the same run: the
 median of the per-round throughput ratios is the figure (absolute numbers are
-noisy on a shared machine).
+noisy on a shared machine). Each runs twice, on asyncio's default loop (the
+headline: what a user compares against) and on uvloop (UVLOOP=true; the fair floor).
 
     .venv/bin/python -m tests.bench.http [--duration 5] [--connections 64] [--rounds 5]
 
@@ -26,6 +27,7 @@ import urllib.request
 import psycopg2
 from psycopg2 import sql
 
+from tests.bench.report import row
 from veza.migrate import migrate
 from veza.settings import load_settings
 
@@ -38,8 +40,10 @@ async def health(request):
 
 app = web.Application()
 app.router.add_get("/api/v1/health", health)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+loop = __import__("uvloop").new_event_loop() if sys.argv[2:] == ["uvloop"] else None
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None, loop=loop)
 """
+GOAL = 0.85  # Veza / bare aiohttp throughput, both on the default loop
 
 
 def free_port() -> int:
@@ -48,7 +52,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_healthy(url: str, timeout: float = 30) -> None:
+def wait_healthy(url: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -98,6 +102,25 @@ def start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+def load_in_turn(
+    targets: dict[str, str], duration: int, connections: int, rounds: int
+) -> dict[str, list[tuple[float, float]]]:
+    """(req/s, p99 ms) of each target, per round; the targets take turns within each round."""
+    for url in targets.values():
+        wait_healthy(url)
+        run_wrk(url, 2, connections)  # warm-up
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, url in targets.items():
+            results[name].append(run_wrk(url, duration, connections))
+    return results
+
+
+def median_ratio(results: dict[str, list[tuple[float, float]]], name: str, baseline: str) -> tuple[float, list[float]]:
+    ratios = [v[0] / b[0] for v, b in zip(results[name], results[baseline], strict=True)]
+    return statistics.median(ratios), ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=5)
@@ -107,24 +130,19 @@ def main() -> None:
     if not shutil.which("wrk") or not shutil.which("taskset"):
         raise SystemExit("wrk and taskset are needed: apt-get install wrk util-linux")
 
-    veza_port, bare_port = free_port(), free_port()
-    env = {**os.environ, "DATABASE_URL": bench_database()}
+    database = bench_database()
+    ports = {name: free_port() for name in ("veza", "bare aiohttp", "veza uvloop", "bare uvloop")}
+    veza = [sys.executable, "-m", "veza", "serve", "--host", "127.0.0.1", "--port"]
+    bare = [sys.executable, "-c", BARE_APP]
     servers = [
-        start([sys.executable, "-m", "veza", "serve", "--host", "127.0.0.1", "--port", str(veza_port)], env),
-        start([sys.executable, "-c", BARE_APP, str(bare_port)], env),
+        start([*veza, str(ports["veza"])], {**os.environ, "DATABASE_URL": database, "UVLOOP": "false"}),
+        start([*bare, str(ports["bare aiohttp"])], dict(os.environ)),
+        start([*veza, str(ports["veza uvloop"])], {**os.environ, "DATABASE_URL": database, "UVLOOP": "true"}),
+        start([*bare, str(ports["bare uvloop"]), "uvloop"], dict(os.environ)),
     ]
-    targets = {
-        "veza": f"http://127.0.0.1:{veza_port}/api/v1/health",
-        "bare aiohttp": f"http://127.0.0.1:{bare_port}/api/v1/health",
-    }
+    targets = {name: f"http://127.0.0.1:{port}/api/v1/health" for name, port in ports.items()}
     try:
-        for url in targets.values():
-            wait_healthy(url)
-            run_wrk(url, 2, args.connections)  # warm-up
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
-        for _ in range(args.rounds):
-            for name, url in targets.items():
-                results[name].append(run_wrk(url, args.duration, args.connections))
+        results = load_in_turn(targets, args.duration, args.connections, args.rounds)
     finally:
         for server in servers:
             server.terminate()
@@ -135,12 +153,28 @@ def main() -> None:
         rps = statistics.median(r for r, _ in runs)
         p99 = statistics.median(p for _, p in runs)
         print(f"  {name:<13} {rps:>9.0f} req/s   p99 {p99:6.2f} ms")
-    ratios = [v[0] / b[0] for v, b in zip(results["veza"], results["bare aiohttp"], strict=True)]
+    headline, ratios = median_ratio(results, "veza", "bare aiohttp")
+    on_uvloop, uv_ratios = median_ratio(results, "veza uvloop", "bare uvloop")
+    uvloop_vs_default, _ = median_ratio(results, "veza uvloop", "bare aiohttp")
     print(
-        f"  throughput ratio veza / bare: {statistics.median(ratios):.2f} (goal >= 0.70; rounds: "
+        f"  veza / bare, default loop: {headline:.2f} (goal >= {GOAL}; rounds: "
         + ", ".join(f"{r:.2f}" for r in ratios)
         + ")"
     )
+    print(f"  veza / bare, both on uvloop: {on_uvloop:.2f} (rounds: " + ", ".join(f"{r:.2f}" for r in uv_ratios) + ")")
+    print(f"  veza on uvloop / bare on the default loop: {uvloop_vs_default:.2f}")
+    rps = {name: statistics.median(r for r, _ in runs) for name, runs in results.items()}
+    row(
+        "`GET /health` req/s: Veza / bare aiohttp, default loop (median of per-round ratios)",
+        f"{headline:.2f} ({rps['veza']:,.0f} / {rps['bare aiohttp']:,.0f} req/s)",
+        f"≥ {GOAL}",
+        headline >= GOAL,
+    )
+    row(
+        "`GET /health` req/s: Veza / bare aiohttp, both on uvloop",
+        f"{on_uvloop:.2f} ({rps['veza uvloop']:,.0f} / {rps['bare uvloop']:,.0f} req/s)",
+    )
+    row("`GET /health` req/s: Veza on uvloop / bare aiohttp on the default loop", f"{uvloop_vs_default:.2f}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import aiohttp
 from yarl import URL
 
 from tests.bench.http import LOAD_CPU, SERVER_CPU, bench_database, free_port, start, wait_healthy
+from tests.bench.report import row
 from tests.factories import make_product, paid_order, register
 from veza.marketplace.invoice_pdf import invoice_document, render_pdf
 from veza.resources import running_resources
@@ -149,6 +150,8 @@ def main() -> None:
 
     print(f"invoice render (render_pdf, 3 lines, {args.renders} renders, one core)")
     print(f"  p50 {render[0]:6.1f} ms   p99 {render[1]:6.1f} ms   (goal p50 < 50 ms)")
+    row("render one invoice PDF", f"p50 {render[0]:.1f} ms, p99 {render[1]:.1f} ms", "p50 < 50 ms", render[0] < 50)
+    row("download of a stored invoice, over HTTP", "p50 {:.1f} ms, p99 {:.1f} ms".format(*percentiles(again)))
     print("GET /marketplace/orders/{id}/invoice over HTTP, one web process, local storage, one request at a time")
     print(
         "  first download (render + store + serve), {} orders: p50 {:6.1f} ms   p99 {:6.1f} ms".format(

@@ -34,6 +34,7 @@ import psutil
 from yarl import URL
 
 from tests.bench.http import LOAD_CPU, SERVER_CPU, bench_database, free_port, wait_healthy
+from tests.bench.report import row
 
 MiB = 1024 * 1024
 BLOCK = b"".join(hashlib.sha256(n.to_bytes(4, "big")).digest() for n in range(MiB // 32))  # 1 MiB, not compressible
@@ -245,6 +246,14 @@ async def main() -> None:
         )
     worst = max(max(r["up_growth_mib"], r["down_growth_mib"]) for r in results.values())
     print(f"  worst RSS growth {worst:.1f} MiB (goal < 64 MiB)")
+    for backend, r in results.items():
+        growth = max(r["up_growth_mib"], r["down_growth_mib"])
+        row(
+            f"{args.size_mib} MiB upload / download, {backend} storage",
+            f"{r['up_mb_s']:.0f} / {r['down_mb_s']:.0f} MB/s, RSS +{growth:.1f} MiB",
+            "< 64 MiB",
+            growth < 64,
+        )
 
 
 if __name__ == "__main__":

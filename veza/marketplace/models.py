@@ -80,6 +80,8 @@ class SellerProductList(BaseModel):
 
 
 class CatalogQuery(Page):
+    model_config = ConfigDict(frozen=True)  # parsed once per query string (veza.http.endpoint)
+
     search: str | None = Field(None, max_length=200)
     sort: Sort = "newest"
 
