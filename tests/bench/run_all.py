@@ -38,7 +38,10 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("login", []),
     ("upload", ["--size-mib", "256"]),
     ("ws_fanout", []),
+    ("ws_fanout_two", []),
+    ("client", []),
 ]
+# Left out for its length: the 10-minute soak (tests/bench/soak.py; its figures are in the README's Reliability).
 
 
 def forget_rate_limits() -> None:

@@ -61,6 +61,7 @@ from psycopg2 import sql
 from redis.exceptions import RedisError
 
 from tests.bench.http import free_port, wait_healthy
+from tests.bench.report import row
 from veza.migrate import migrate
 from veza.realtime.publish import Channels
 from veza.redis import redis_db
@@ -783,4 +784,5 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str, bool]]:
 
 
 if __name__ == "__main__":
-    main()
+    for figure in main():
+        row(*figure)

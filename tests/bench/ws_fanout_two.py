@@ -38,6 +38,7 @@ import psutil
 import redis
 
 from tests.bench.http import LOAD_CPU, SERVER_CPU, bench_database
+from tests.bench.report import row
 from tests.bench.ws_fanout import (
     BARE_APP,
     Server,
@@ -254,4 +255,5 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str, bool]]:
 
 
 if __name__ == "__main__":
-    main()
+    for figure in main():
+        row(*figure)
