@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from tests.factories import make_product, make_user
 from veza.app import add_routes, create_app
 from veza.http import Page, endpoint, ok, uuid_param
 from veza.keys import METRICS
@@ -366,3 +367,23 @@ async def test_a_request_line_under_16_kib_reaches_the_app(client):
     request = b"GET /api/v1/health?" + b"a" * 15_000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     answer = await raw_exchange(client.server.port, request)
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+async def test_large_json_answers_are_compressed_for_clients_that_accept_it(client):
+    seller = await make_user(client)
+    for n in range(8):
+        await make_product(client, seller, title=f"A rather long product title number {n}", description="x" * 200)
+    catalog = "/api/v1/marketplace/products"
+    plain = await client.get(catalog, headers={"Accept-Encoding": "identity"})
+    assert plain.status == 200 and "Content-Encoding" not in plain.headers
+    size = int(plain.headers["Content-Length"])
+    assert size > 1024
+
+    packed = await client.get(catalog, headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers.getall("Vary")
+    assert int(packed.headers["Content-Length"]) < size / 3
+    assert await packed.json() == await plain.json()  # the client decompressed it
+
+    small = await client.get("/api/v1/health", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in small.headers  # not worth it under a kilobyte
