@@ -21,7 +21,7 @@ def test_without_uvloop_it_is_asyncios_own_loop():
     assert eventloop.run(loop_type(), use_uvloop=False) is not uvloop.Loop
 
 
-def test_the_setting_is_on_unless_turned_off(monkeypatch):
-    assert load_settings().uvloop is True
-    monkeypatch.setenv("UVLOOP", "false")
+def test_the_setting_is_off_unless_turned_on(monkeypatch):
     assert load_settings().uvloop is False
+    monkeypatch.setenv("UVLOOP", "true")
+    assert load_settings().uvloop is True

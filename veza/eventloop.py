@@ -1,7 +1,9 @@
-"""The event loop the web process and the worker run on: uvloop, or asyncio's own with UVLOOP=false.
+"""The event loop the web process and the worker run on: asyncio's own, or uvloop with UVLOOP=true.
 
-aiohttp's deployment guide recommends uvloop; the benchmarks report Veza on both loops against a
-bare aiohttp app on both (tests/bench/http.py).
+aiohttp's deployment guide recommends uvloop, and the benchmarks report Veza on both loops against a
+bare aiohttp app on both (tests/bench/http.py). It is not the default: while PostgreSQL refuses
+connections, aiopg's connect fails under uvloop with a RuntimeError on a closed handle (a 500, not
+the 503 envelope) and leaks the connection (tests/faults/test_postgres_killed.py).
 """
 
 from __future__ import annotations

@@ -276,7 +276,7 @@ def run(
     *,
     per_address: int,
     reuse_port: bool = False,
-    use_uvloop: bool = True,
+    use_uvloop: bool = False,
     **runner_args: Any,
 ) -> None:
     raise_open_files_limit()
