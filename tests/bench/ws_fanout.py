@@ -558,14 +558,11 @@ def ms(values: list[float]) -> float:
     return statistics.median(values) * 1000 if values else float("nan")
 
 
-def report(servers: list[Server], args) -> None:
-    print(
-        f"WebSocket fan-out: {args.sockets} sockets a server on {WS_PATH}, {args.events} events to each"
-        f" (in turn, {args.interval:g}s apart); latency = Redis PUBLISH to arrival, median over the events"
-    )
+def print_servers(servers: list[Server], args) -> None:
+    """A line per server (the fewest sockets an event reached, latency, memory), then its p99 by event."""
     print(f"  {'':<13} {'received':>13} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'KiB/socket':>11} {'connect s':>10}")
     for s in servers:
-        received = f"{min(s.received)}/{args.sockets}"
+        received = f"{min(s.received)}/{s.socket_count(args)}"
         print(
             f"  {s.name:<13} {received:>13} {ms(s.p50):8.1f} {ms(s.p99):8.1f} {ms(s.max):8.1f}"
             f" {s.bytes_per_socket / 1024:11.1f} {s.connect_seconds:10.1f}"
@@ -573,6 +570,14 @@ def report(servers: list[Server], args) -> None:
         print(f"  {'':<13}   p99 by event: " + ", ".join(f"{p * 1000:.0f}" for p in s.p99) + " ms")
         if s.closed:
             print(f"  {s.name}: {s.closed} sockets were closed by the end")
+
+
+def report(servers: list[Server], args) -> None:
+    print(
+        f"WebSocket fan-out: {args.sockets} sockets a server on {WS_PATH}, {args.events} events to each"
+        f" (in turn, {args.interval:g}s apart); latency = Redis PUBLISH to arrival, median over the events"
+    )
+    print_servers(servers, args)
     by_name = {s.name: s for s in servers}
     veza, bare = by_name.get("veza"), by_name.get("bare aiohttp")
     if veza and bare and len(veza.p99) == len(bare.p99) == args.events:

@@ -46,6 +46,7 @@ from tests.bench.ws_fanout import (
     die_with_parent,
     measure,
     ms,
+    print_servers,
     public_channel,
     raise_nofile,
     unused_port,
@@ -188,16 +189,10 @@ def report(servers: list[Server], args) -> None:
         f"WebSocket fan-out, one port on two processes: {args.events} events to each server in turn,"
         f" {args.interval:g}s apart; latency = Redis PUBLISH to arrival, median over the events"
     )
-    print(f"  {'':<13} {'received':>13} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'KiB/socket':>11} {'connect s':>10}")
+    print_servers(servers, args)
     for s in servers:
-        received = f"{min(s.received)}/{s.socket_count(args)}"
-        print(
-            f"  {s.name:<13} {received:>13} {ms(s.p50):8.1f} {ms(s.p99):8.1f} {ms(s.max):8.1f}"
-            f" {s.bytes_per_socket / 1024:11.1f} {s.connect_seconds:10.1f}"
-        )
-        print(f"  {'':<13}   p99 by event: " + ", ".join(f"{p * 1000:.0f}" for p in s.p99) + " ms")
         if isinstance(s, ProcessGroup) and len(s.processes) > 1:
-            print(f"  {'':<13}   sockets per process (kernel's spread): {s.held}")
+            print(f"  {s.name}: sockets per process (the kernel's spread): {s.held}")
     for figure, value, goal, met in rows(servers, args):
         print(f"  {figure}: {value} (goal {goal}: {'met' if met else 'MISSED'})")
 
