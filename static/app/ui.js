@@ -117,6 +117,35 @@ export function Pager({ total, limit, offset, onOffset, label = 'Pages' }) {
     </nav>`;
 }
 
+// const form = useSubmit(async () => { await api('/x', { method: 'POST', body }); toast('Saved.'); });
+// <form onSubmit=${form.submit}> <${ErrorBox} error=${form.error} /> ... <${Submit} busy=${form.busy}>Save<//>
+// submit(event) stops the page load (the event is optional: a button's onClick works too), clears the last
+// error and runs the action, one run at a time: a submit while it runs is ignored. busy is true while it runs;
+// what the action throws (the ApiError, or a { message } of the screen's own check) becomes `error`. Nothing is
+// reset on failure, so what the user typed stays. { keepBusy: true } is for an action that leaves the page on
+// success: the form stays busy until it is gone, so a second press cannot send the call again.
+export function useSubmit(action, { keepBusy = false } = {}) {
+    const [busy, setBusy] = useState(false);
+    const [error, setError] = useState(null);
+    const running = useRef(false);
+    const submit = async (event) => {
+        event?.preventDefault();
+        if (running.current) return;
+        running.current = true;
+        setBusy(true);
+        setError(null);
+        try {
+            await action();
+            if (keepBusy) return;
+        } catch (e) {
+            setError(e);
+        }
+        running.current = false;
+        setBusy(false);
+    };
+    return { busy, error, submit, setError };
+}
+
 // A button that shows it is busy and cannot be pressed twice.
 export function Submit({ busy, children, ...rest }) {
     return html`<button type="submit" disabled=${busy} aria-busy=${busy ? 'true' : undefined} ...${rest}>${busy ? 'Please wait…' : children}</button>`;

@@ -85,3 +85,36 @@ def test_warranty_badges_documents_and_the_repair_log(signed_in, user, stack, tm
     page.get_by_role("button", name="Delete manual.pdf").click()
     page.get_by_role("dialog", name="Delete manual.pdf?").get_by_role("button", name="Delete").click()
     expect(page.get_by_text("No documents yet.")).to_be_visible()
+
+
+def test_a_form_sent_twice_at_once_sends_one_call_and_its_own_check_keeps_what_was_typed(signed_in, user, stack):
+    page = signed_in
+    posts = []
+
+    def count_posts(request):
+        if request.method == "POST" and request.url.endswith("/api/v1/inventory/gear"):
+            posts.append(request.url)
+
+    page.on("request", count_posts)
+    page.get_by_role("link", name="Gear").click()
+    expect(page.get_by_text("No gear yet: add your first item above.")).to_be_visible()
+    page.get_by_text("Add an item").click()
+    page.get_by_label("Name").fill("Drum machine")
+    page.get_by_label("Price (EUR)").fill("a lot")
+    page.get_by_role("button", name="Add the item").click()
+    expect(page.get_by_role("alert")).to_have_text("The price must be an amount such as 199.00.")
+    expect(page.get_by_label("Name")).to_have_value("Drum machine")
+    assert posts == []
+
+    page.get_by_label("Price (EUR)").fill("499.00")
+    # Both submits in one task: the button is not disabled yet for the second one, which must be ignored.
+    form = page.locator("form").filter(has=page.get_by_label("Name"))
+    form.evaluate("(form) => { form.requestSubmit(); form.requestSubmit(); }")
+    expect(page.get_by_test_id("gear-item")).to_have_count(1)
+    expect(page.get_by_label("Name")).to_have_value("")  # cleared after the success
+    expect(page.get_by_role("button", name="Add the item")).to_be_enabled()
+    expect(page.get_by_role("alert")).to_have_count(0)
+    assert len(posts) == 1, posts
+    status, answer = stack.api("GET", "/inventory/gear", token=user["token"])
+    assert status == 200, answer
+    assert answer["data"]["total"] == 1, answer

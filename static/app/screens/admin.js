@@ -2,7 +2,7 @@
 // a retry of the failed ones.
 import { api } from '../api.js';
 import { html, useState } from '../lib.js';
-import { AsyncView, Field, Pager, money, toast, useAsync, useDebounced, when } from '../ui.js';
+import { AsyncView, Field, Pager, money, toast, useAsync, useDebounced, useSubmit, when } from '../ui.js';
 import { TRANSFER_STATES, TransferBadge, transferWords } from './status.js';
 
 const PAGE = 50;
@@ -10,9 +10,8 @@ const RETRYABLE = new Set(['failed', 'permanently_failed']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function RetryButton({ transfer, onDone }) {
-    const [busy, setBusy] = useState(false);
-    const retry = async () => {
-        setBusy(true);
+    // A row's button has no room for an error box: the outcome is told in a toast either way.
+    const { busy, submit: retry } = useSubmit(async () => {
         try {
             const done = await api(`/admin/transfers/${transfer.id}/retry`, {
                 method: 'POST', headers: { 'Idempotency-Key': crypto.randomUUID() },
@@ -20,11 +19,9 @@ function RetryButton({ transfer, onDone }) {
             toast(`Transfer retried: ${transferWords(done.status).toLowerCase()}.`);
         } catch (e) {
             toast(`The retry failed: ${e.message}`, 'error');
-        } finally {
-            setBusy(false);
-            onDone();
         }
-    };
+        onDone();
+    });
     return html`<button type="button" onClick=${retry} disabled=${busy} aria-label=${`Retry the transfer of ${money(transfer.amount_cents, transfer.currency)} created ${when(transfer.created_at)}`}>
         ${busy ? 'Retrying…' : 'Retry'}
     </button>`;

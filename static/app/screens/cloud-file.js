@@ -4,7 +4,7 @@ import { api, download } from '../api.js';
 import { html, useCallback, useState } from '../lib.js';
 import { navigate } from '../router.js';
 import {
-    AsyncView, Badge, Confirm, CopyButton, ErrorBox, Field, Submit, bytes, toast, useAsync, when,
+    AsyncView, Badge, Confirm, CopyButton, ErrorBox, Field, Submit, bytes, toast, useAsync, useSubmit, when,
 } from '../ui.js';
 import { UploadList, useUploads } from './uploads.js';
 
@@ -58,22 +58,11 @@ function Shares({ file }) {
     const shares = useAsync(() => api(`/cloud/files/${file.id}/shares`, { query: { limit: 50 } }), [file.id]);
     const [hours, setHours] = useState('24');
     const [created, setCreated] = useState(null);
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
     const [revoking, setRevoking] = useState(null);
-    const create = async (event) => {
-        event.preventDefault();
-        setBusy(true);
-        setError(null);
-        try {
-            setCreated(await api(`/cloud/files/${file.id}/share`, { method: 'POST', body: { expires_in_hours: Number(hours) } }));
-            shares.reload();
-        } catch (e) {
-            setError(e);
-        } finally {
-            setBusy(false);
-        }
-    };
+    const create = useSubmit(async () => {
+        setCreated(await api(`/cloud/files/${file.id}/share`, { method: 'POST', body: { expires_in_hours: Number(hours) } }));
+        shares.reload();
+    });
     const revoke = async () => {
         await api(`/cloud/shares/${revoking}`, { method: 'DELETE' });
         if (created?.id === revoking) setCreated(null);
@@ -83,12 +72,12 @@ function Shares({ file }) {
     };
     return html`<section aria-labelledby="shares-title">
         <h2 id="shares-title">Share links</h2>
-        <form onSubmit=${create} class="inline-form">
-            <${ErrorBox} error=${error} />
+        <form onSubmit=${create.submit} class="inline-form">
+            <${ErrorBox} error=${create.error} />
             <${Field} label="Link expires after" as="select" value=${hours} onValue=${setHours}>
                 ${EXPIRIES.map((e) => html`<option value=${String(e.hours)}>${e.label}</option>`)}
             <//>
-            <${Submit} busy=${busy}>Create a share link<//>
+            <${Submit} busy=${create.busy}>Create a share link<//>
         </form>
         ${created && html`<div class="card new-link" role="status">
             <p>Anyone with this link can download the file until ${when(created.expires_at)}. It is shown only now: copy it.</p>

@@ -3,7 +3,7 @@
 import { api, download } from '../api.js';
 import { html, useCallback, useState } from '../lib.js';
 import { navigate } from '../router.js';
-import { AsyncView, Confirm, ErrorBox, Field, Submit, bytes, money, toast, useAsync, when } from '../ui.js';
+import { AsyncView, Confirm, ErrorBox, Field, Submit, bytes, money, toast, useAsync, useSubmit, when } from '../ui.js';
 import { WarrantyBadge, toCents } from './gear-parts.js';
 import { UploadList, useUploads } from './uploads.js';
 
@@ -58,32 +58,18 @@ const EMPTY_REPAIR = { repair_date: '', description: '', cost: '', provider: '' 
 function Repairs({ item, onChanged }) {
     const repairs = useAsync(() => api(`/inventory/gear/${item.id}/repairs`, { query: { limit: 100 } }), [item.id]);
     const [repair, setRepair] = useState(EMPTY_REPAIR);
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
     const set = (name) => (value) => setRepair((r) => ({ ...r, [name]: value }));
     const changed = () => { repairs.reload(); onChanged(); };
-    const submit = async (event) => {
-        event.preventDefault();
+    const { busy, error, submit } = useSubmit(async () => {
         const cost = toCents(repair.cost);
-        if (Number.isNaN(cost)) {
-            setError({ message: 'The cost must be an amount such as 45.00.' });
-            return;
-        }
-        setBusy(true);
-        setError(null);
-        try {
-            await api(`/inventory/gear/${item.id}/repairs`, {
-                method: 'POST',
-                body: { repair_date: repair.repair_date || null, description: repair.description, cost_cents: cost ?? 0, currency: item.currency, provider: repair.provider },
-            });
-            setRepair(EMPTY_REPAIR);
-            changed();
-        } catch (e) {
-            setError(e);
-        } finally {
-            setBusy(false);
-        }
-    };
+        if (Number.isNaN(cost)) throw { message: 'The cost must be an amount such as 45.00.' };
+        await api(`/inventory/gear/${item.id}/repairs`, {
+            method: 'POST',
+            body: { repair_date: repair.repair_date || null, description: repair.description, cost_cents: cost ?? 0, currency: item.currency, provider: repair.provider },
+        });
+        setRepair(EMPTY_REPAIR);
+        changed();
+    });
     const remove = async (id) => {
         try {
             await api(`/inventory/gear/${item.id}/repairs/${id}`, { method: 'DELETE' });

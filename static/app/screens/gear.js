@@ -1,7 +1,7 @@
 // Gear: the user's studio gear with each item's warranty badge and repair costs; adding an item.
 import { api } from '../api.js';
 import { html, useState } from '../lib.js';
-import { AsyncView, ErrorBox, Field, Pager, Submit, money, useAsync, useDebounced } from '../ui.js';
+import { AsyncView, ErrorBox, Field, Pager, Submit, money, useAsync, useDebounced, useSubmit } from '../ui.js';
 import { WarrantyBadge, toCents } from './gear-parts.js';
 
 const PAGE = 20;
@@ -21,16 +21,10 @@ function repairTotal(totals) {
 
 function NewItem({ onCreated }) {
     const [item, setItem] = useState(EMPTY_ITEM);
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
     const set = (name) => (value) => setItem((i) => ({ ...i, [name]: value }));
-    const submit = async (event) => {
-        event.preventDefault();
+    const { busy, error, submit } = useSubmit(async () => {
         const price = toCents(item.price);
-        if (Number.isNaN(price)) {
-            setError({ message: 'The price must be an amount such as 199.00.' });
-            return;
-        }
+        if (Number.isNaN(price)) throw { message: 'The price must be an amount such as 199.00.' };
         const body = {
             name: item.name, brand: item.brand, model: item.model, serial_number: item.serial_number,
             category: item.category.trim() || 'other',
@@ -39,18 +33,10 @@ function NewItem({ onCreated }) {
             lifetime_warranty: item.warranty === 'lifetime',
             warranty_expires_at: item.warranty === 'until' ? item.warranty_expires_at || null : null,
         };
-        setBusy(true);
-        setError(null);
-        try {
-            const created = await api('/inventory/gear', { method: 'POST', body });
-            setItem(EMPTY_ITEM);
-            onCreated(created);
-        } catch (e) {
-            setError(e);
-        } finally {
-            setBusy(false);
-        }
-    };
+        const created = await api('/inventory/gear', { method: 'POST', body });
+        setItem(EMPTY_ITEM);
+        onCreated(created);
+    });
     return html`<details class="card add-form">
         <summary>Add an item</summary>
         <form onSubmit=${submit} novalidate>

@@ -1,7 +1,7 @@
 import { login } from '../api.js';
 import { html, useState } from '../lib.js';
 import { navigate } from '../router.js';
-import { ErrorBox, Field, Submit } from '../ui.js';
+import { ErrorBox, Field, Submit, useSubmit } from '../ui.js';
 
 // Where to go after signing in: the page that asked for it (same site only), else the account.
 export function nextPath(query) {
@@ -14,21 +14,11 @@ const START = '/login';
 export default function Login({ query }) {
     const [email, setEmail] = useState('');
     const [password, setPassword] = useState('');
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
-    const submit = async (event) => {
-        event.preventDefault();
-        setBusy(true);
-        setError(null);
-        try {
-            await login(email.trim(), password);
-            // Unless the user went elsewhere meanwhile, go where the sign-in was asked for.
-            if (location.pathname === START) navigate(nextPath(query), { replace: true });
-        } catch (e) {
-            setError(e);
-            setBusy(false);
-        }
-    };
+    const { busy, error, submit } = useSubmit(async () => {
+        await login(email.trim(), password);
+        // Unless the user went elsewhere meanwhile, go where the sign-in was asked for.
+        if (location.pathname === START) navigate(nextPath(query), { replace: true });
+    }, { keepBusy: true });
     return html`<section class="narrow">
         <h1>Sign in</h1>
         <form onSubmit=${submit} novalidate>

@@ -2,7 +2,7 @@
 // its downloads and invoice, and a refund request with its state.
 import { api } from '../api.js';
 import { html, useState } from '../lib.js';
-import { AsyncView, ErrorBox, Field, Submit, money, toast, useAsync, when } from '../ui.js';
+import { AsyncView, ErrorBox, Field, Submit, money, toast, useAsync, useSubmit, when } from '../ui.js';
 import { useChannel } from '../ws.js';
 import { OrderDownloads, OrderStatus } from './orders-common.js';
 
@@ -11,24 +11,13 @@ const REFUND_DAYS = 14;
 function RefundForm({ order, onRequested }) {
     const [reason, setReason] = useState('');
     const [details, setDetails] = useState('');
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
-    const submit = async (event) => {
-        event.preventDefault();
-        setBusy(true);
-        setError(null);
-        try {
-            await api(`/marketplace/orders/${order.id}/refund`, {
-                method: 'POST', body: { reason, details }, headers: { 'Idempotency-Key': crypto.randomUUID() },
-            });
-            toast('Refund requested.');
-            onRequested();
-        } catch (e) {
-            setError(e);
-        } finally {
-            setBusy(false);
-        }
-    };
+    const { busy, error, submit } = useSubmit(async () => {
+        await api(`/marketplace/orders/${order.id}/refund`, {
+            method: 'POST', body: { reason, details }, headers: { 'Idempotency-Key': crypto.randomUUID() },
+        });
+        toast('Refund requested.');
+        onRequested();
+    });
     return html`<form onSubmit=${submit} aria-label="Request a refund">
         <h2>Request a refund</h2>
         <p class="meta">Within ${REFUND_DAYS} days of the purchase.</p>

@@ -1,7 +1,7 @@
 // What the library and the order page share: an order's status in words and colour, and its downloads.
 import { download } from '../api.js';
-import { html, useState } from '../lib.js';
-import { Badge, toast } from '../ui.js';
+import { html } from '../lib.js';
+import { Badge, toast, useSubmit } from '../ui.js';
 
 const STATUS = {
     pending: ['warn', 'Waiting for the payment'],
@@ -17,17 +17,8 @@ export function OrderStatus({ status }) {
 }
 
 function DownloadButton({ path, name, label }) {
-    const [busy, setBusy] = useState(false);
-    const run = async () => {
-        setBusy(true);
-        try {
-            await download(path, name);
-        } catch (error) {
-            toast(error.message, 'error');
-        } finally {
-            setBusy(false);
-        }
-    };
+    // A row of buttons has no room for an error box: a failure is told in a toast.
+    const { busy, submit: run } = useSubmit(() => download(path, name).catch((error) => toast(error.message, 'error')));
     return html`<button type="button" class="secondary" onClick=${run} disabled=${busy}>${busy ? 'Downloading…' : label}</button>`;
 }
 

@@ -4,7 +4,7 @@ import { api } from '../api.js';
 import { html, useState } from '../lib.js';
 import { navigate } from '../router.js';
 import { useSession } from '../session.js';
-import { AsyncView, Confirm, ErrorBox, Field, Pager, Submit, money, toast, useAsync, when } from '../ui.js';
+import { AsyncView, Confirm, ErrorBox, Field, Pager, Submit, money, toast, useAsync, useSubmit, when } from '../ui.js';
 import { Stars, kindName } from './catalog.js';
 
 const REVIEWS_LIMIT = 10;
@@ -12,27 +12,17 @@ const REVIEWS_LIMIT = 10;
 function Buy({ product }) {
     const { user } = useSession();
     const [checkout, setCheckout] = useState(null); // { order, payment } while the payment waits for the buyer
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
+    const { busy, error, submit: start } = useSubmit(async () => {
+        const created = await api('/marketplace/orders', {
+            method: 'POST',
+            body: { items: [{ product_id: product.id, quantity: 1 }] },
+            headers: { 'Idempotency-Key': crypto.randomUUID() },
+        });
+        setCheckout(created);
+    });
     if (!user) {
         return html`<p><a class="button" href=${`/login?next=${encodeURIComponent(`/catalog/${product.id}`)}`}>Sign in to buy</a></p>`;
     }
-    const start = async () => {
-        setBusy(true);
-        setError(null);
-        try {
-            const created = await api('/marketplace/orders', {
-                method: 'POST',
-                body: { items: [{ product_id: product.id, quantity: 1 }] },
-                headers: { 'Idempotency-Key': crypto.randomUUID() },
-            });
-            setCheckout(created);
-        } catch (e) {
-            setError(e);
-        } finally {
-            setBusy(false);
-        }
-    };
     const pay = async () => {
         await api(`/payments/sandbox/${encodeURIComponent(checkout.payment.payment_id)}/confirm`, {
             method: 'POST', body: { outcome: 'succeeded' },
@@ -54,25 +44,14 @@ function Buy({ product }) {
 function ReviewForm({ productId, onPosted }) {
     const [rating, setRating] = useState('5');
     const [comment, setComment] = useState('');
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
-    const submit = async (event) => {
-        event.preventDefault();
-        setBusy(true);
-        setError(null);
-        try {
-            await api(`/marketplace/products/${productId}/reviews`, {
-                method: 'POST', body: { rating: Number(rating), comment },
-            });
-            setComment('');
-            toast('Thank you for your review.');
-            onPosted();
-        } catch (e) {
-            setError(e);
-        } finally {
-            setBusy(false);
-        }
-    };
+    const { busy, error, submit } = useSubmit(async () => {
+        await api(`/marketplace/products/${productId}/reviews`, {
+            method: 'POST', body: { rating: Number(rating), comment },
+        });
+        setComment('');
+        toast('Thank you for your review.');
+        onPosted();
+    });
     return html`<form onSubmit=${submit} aria-label="Leave a review">
         <h3>Leave a review</h3>
         <${ErrorBox} error=${error} />

@@ -3,7 +3,7 @@
 import { api } from '../api.js';
 import { html, useState } from '../lib.js';
 import {
-    AsyncView, Badge, Confirm, Dialog, ErrorBox, Field, Pager, Submit, money, toast, useAsync, when,
+    AsyncView, Badge, Confirm, Dialog, ErrorBox, Field, Pager, Submit, money, toast, useAsync, useSubmit, when,
 } from '../ui.js';
 import { useChannel } from '../ws.js';
 import { toCents } from './gear-parts.js';
@@ -23,19 +23,10 @@ function useSalesNews(reload) {
 function Payouts({ query }) {
     const balance = useAsync(() => api('/sell/balance'));
     useSalesNews(balance.reload);
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
-    const onboard = async () => {
-        setBusy(true);
-        setError(null);
-        try {
-            const { onboarding_url: url } = await api('/sell/connect/onboard', { method: 'POST' });
-            location.assign(url);
-        } catch (e) {
-            setError(e);
-            setBusy(false);
-        }
-    };
+    const { busy, error, submit: onboard } = useSubmit(async () => {
+        const { onboarding_url: url } = await api('/sell/connect/onboard', { method: 'POST' });
+        location.assign(url);
+    }, { keepBusy: true });
     return html`<section aria-labelledby="payouts-title">
         <h2 id="payouts-title">Payouts</h2>
         ${query?.get('onboarding') === 'done' && html`<p role="status">Welcome back: your payout account is being checked.</p>`}
@@ -58,37 +49,20 @@ function ProductForm({ product, onSaved, onCancel }) {
         price: product ? (product.price_cents / 100).toFixed(2) : '', currency: product?.currency || 'EUR',
         tags: product?.tags?.join(', ') || '', asset_file_id: product?.asset_file_id || '',
     }));
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
     const set = (name) => (value) => setForm((f) => ({ ...f, [name]: value }));
-    const submit = async (event) => {
-        event.preventDefault();
+    const { busy, error, submit } = useSubmit(async () => {
         const price = toCents(form.price);
-        if (!price) {
-            setError({ message: 'The price must be an amount above zero, such as 29.99.' });
-            return;
-        }
-        if (!form.asset_file_id) {
-            setError({ message: 'Choose the cloud file buyers get.' });
-            return;
-        }
+        if (!price) throw { message: 'The price must be an amount above zero, such as 29.99.' };
+        if (!form.asset_file_id) throw { message: 'Choose the cloud file buyers get.' };
         const body = {
             title: form.title, description: form.description, kind: form.kind, price_cents: price, currency: form.currency,
             tags: form.tags.split(',').map((t) => t.trim()).filter(Boolean), asset_file_id: form.asset_file_id,
         };
-        setBusy(true);
-        setError(null);
-        try {
-            const saved = product
-                ? await api(`/marketplace/products/${product.id}`, { method: 'PATCH', body })
-                : await api('/marketplace/products', { method: 'POST', body });
-            onSaved(saved);
-        } catch (e) {
-            setError(e);
-        } finally {
-            setBusy(false);
-        }
-    };
+        const saved = product
+            ? await api(`/marketplace/products/${product.id}`, { method: 'PATCH', body })
+            : await api('/marketplace/products', { method: 'POST', body });
+        onSaved(saved);
+    });
     return html`<form onSubmit=${submit} novalidate>
         <${ErrorBox} error=${error} />
         <${Field} label="Title" value=${form.title} onValue=${set('title')} required error=${error?.field?.('title')} />

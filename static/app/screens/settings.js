@@ -3,28 +3,9 @@ import { api, loadProfile, logout } from '../api.js';
 import { html, useEffect, useState } from '../lib.js';
 import { navigate } from '../router.js';
 import { useChannel } from '../ws.js';
-import { AsyncView, Badge, Confirm, ErrorBox, Field, Submit, bytes, toast, useAsync, when } from '../ui.js';
+import { AsyncView, Badge, Confirm, ErrorBox, Field, Submit, bytes, toast, useAsync, useSubmit, when } from '../ui.js';
 
 const EXPORT_POLL_MS = 5000; // in case the socket is down; the export's notification reloads at once
-
-// A form's submit: busy while the call runs, its error kept for the fields; what was typed stays on failure.
-function useSubmit(action) {
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
-    const submit = async (event) => {
-        event?.preventDefault();
-        setBusy(true);
-        setError(null);
-        try {
-            await action();
-        } catch (e) {
-            setError(e);
-        } finally {
-            setBusy(false);
-        }
-    };
-    return { busy, error, setError, submit };
-}
 
 function Profile({ me }) {
     const [username, setUsername] = useState(me.username);

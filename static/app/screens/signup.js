@@ -1,7 +1,7 @@
 import { register } from '../api.js';
 import { html, useState } from '../lib.js';
 import { navigate } from '../router.js';
-import { ErrorBox, Field, Submit } from '../ui.js';
+import { ErrorBox, Field, Submit, useSubmit } from '../ui.js';
 import { nextPath } from './login.js';
 
 const START = '/signup';
@@ -10,21 +10,11 @@ export default function Signup({ query }) {
     const [username, setUsername] = useState('');
     const [email, setEmail] = useState('');
     const [password, setPassword] = useState('');
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState(null);
-    const submit = async (event) => {
-        event.preventDefault();
-        setBusy(true);
-        setError(null);
-        try {
-            await register(username.trim(), email.trim(), password);
-            // Unless the user went elsewhere meanwhile, go where the sign-in was asked for.
-            if (location.pathname === START) navigate(nextPath(query), { replace: true });
-        } catch (e) {
-            setError(e);
-            setBusy(false);
-        }
-    };
+    const { busy, error, submit } = useSubmit(async () => {
+        await register(username.trim(), email.trim(), password);
+        // Unless the user went elsewhere meanwhile, go where the sign-in was asked for.
+        if (location.pathname === START) navigate(nextPath(query), { replace: true });
+    }, { keepBusy: true });
     return html`<section class="narrow">
         <h1>Create an account</h1>
         <form onSubmit=${submit} novalidate>
