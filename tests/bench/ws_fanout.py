@@ -391,6 +391,9 @@ class Server:
             preexec_fn=lambda: (die_with_parent(), raise_nofile(sockets + 100)),
         )
 
+    def processes_running(self) -> list[subprocess.Popen]:
+        return [self.process]
+
     def stop(self) -> None:
         if self.process is None:
             return
@@ -458,16 +461,36 @@ def unused_port() -> int:
 
 
 def wait_listening(server: Server, timeout: float = 30) -> None:
-    """Until the server itself listens on its port: what answers there must be ours, not a stranger's."""
+    """Until each of the server's processes listens on its port: what answers there must be ours, not a stranger's."""
     deadline = time.monotonic() + timeout
-    process = psutil.Process(server.process.pid)
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise SystemExit(f"{server.name} exited with {server.process.returncode}")
-        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == server.port for c in process.net_connections()):
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"{server.name} did not listen on {server.port} within {timeout}s")
+    for popen in server.processes_running():
+        process = psutil.Process(popen.pid)
+        while not any(
+            c.status == psutil.CONN_LISTEN and c.laddr.port == server.port for c in process.net_connections()
+        ):
+            if popen.poll() is not None:
+                raise SystemExit(f"{server.name} exited with {popen.returncode}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{server.name} did not listen on {server.port} within {timeout}s")
+            time.sleep(0.2)
+
+
+def run_servers(servers: list[Server], args, env: dict[str, str], redis_url: str) -> None:
+    """Start the servers, measure them, stop them; on a failure, the tail of each one's log."""
+    publisher = redis.Redis.from_url(redis_url)
+    try:
+        for server in servers:
+            server.start(env, args.sockets)
+        measure(servers, args, publisher)
+    except BaseException:
+        for server in servers:
+            if server.log is not None:
+                print(f"--- {server.name} stderr (tail) ---\n{server.stderr_tail()}", file=sys.stderr)
+        raise
+    finally:
+        publisher.close()
+        for server in servers:
+            server.stop()
 
 
 def measure(servers: list[Server], args, publisher: redis.Redis) -> None:
@@ -651,20 +674,7 @@ def main() -> None:
     ]
     if args.only:
         servers = [s for s in servers if s.name.startswith(args.only)]
-    publisher = redis.Redis.from_url(settings.redis_url)
-    try:
-        for server in servers:
-            server.start(env, args.sockets)
-        measure(servers, args, publisher)
-    except BaseException:
-        for server in servers:
-            if server.log is not None:
-                print(f"--- {server.name} stderr (tail) ---\n{server.stderr_tail()}", file=sys.stderr)
-        raise
-    finally:
-        publisher.close()
-        for server in servers:
-            server.stop()
+    run_servers(servers, args, env, settings.redis_url)
     report(servers, args)
 
 

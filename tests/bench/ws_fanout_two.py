@@ -35,7 +35,6 @@ import tempfile
 import uuid
 
 import psutil
-import redis
 
 from tests.bench.http import LOAD_CPU, SERVER_CPU, bench_database
 from tests.bench.report import row
@@ -44,13 +43,12 @@ from tests.bench.ws_fanout import (
     Server,
     bench_stream,
     die_with_parent,
-    measure,
     ms,
     print_servers,
     public_channel,
     raise_nofile,
+    run_servers,
     unused_port,
-    wait_listening,
 )
 from veza.settings import load_settings
 
@@ -83,11 +81,10 @@ class ProcessGroup(Server):
                     preexec_fn=lambda: (die_with_parent(), raise_nofile(sockets + 100)),
                 )
             )
-        self.process = self.processes[0]  # what the harness waits on; wait_all_listening checks the others
+        self.process = self.processes[0]
 
-    def wait_all_listening(self) -> None:
-        for process in self.processes:
-            wait_listening(Server(self.name, self.command, self.port, self.channel, process=process))
+    def processes_running(self) -> list[subprocess.Popen]:
+        return self.processes
 
     def stop(self) -> None:
         for process in self.processes:
@@ -228,23 +225,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str, bool]]:
         "JWT_SECRET": secrets.token_urlsafe(32),  # one for both processes, as production would set it
     }
     servers = servers_for(args, database_url, settings.redis_url)
-    publisher = redis.Redis.from_url(settings.redis_url)
-    try:
-        for server in servers:
-            server.start(env, args.sockets)  # each process holds about --sockets
-        for server in servers:
-            if isinstance(server, ProcessGroup):
-                server.wait_all_listening()
-        measure(servers, args, publisher)
-    except BaseException:
-        for server in servers:
-            if server.log is not None:
-                print(f"--- {server.name} stderr (tail) ---\n{server.stderr_tail()}", file=sys.stderr)
-        raise
-    finally:
-        publisher.close()
-        for server in servers:
-            server.stop()
+    run_servers(servers, args, env, settings.redis_url)  # each process holds about --sockets
     report(servers, args)
     return rows(servers, args)
 
