@@ -17,12 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg2
-from psycopg2 import sql
-
 from tests.bench.report import row
+from tests.databases import migrated_database
 from veza.keys import DB
-from veza.migrate import migrate
 from veza.resources import running_resources
 from veza.settings import load_settings
 from veza.users import export, export_queries
@@ -53,16 +50,8 @@ INSERT INTO gear_repairs (item_id, repair_date, description) SELECT i.id, curren
 
 
 def own_database() -> str:
-    base, _, name = load_settings().database_url.rpartition("/")
-    name = f"{name}_export_bench"
-    admin = psycopg2.connect(f"{base}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    admin.close()
-    migrate(f"{base}/{name}")
-    return f"{base}/{name}"
+    configured = load_settings().database_url
+    return migrated_database(configured, configured.rpartition("/")[2] + "_export_bench", fresh=True)
 
 
 def reset_peak_rss() -> None:

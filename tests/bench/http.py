@@ -24,11 +24,8 @@ import sys
 import time
 import urllib.request
 
-import psycopg2
-from psycopg2 import sql
-
 from tests.bench.report import row
-from veza.migrate import migrate
+from tests.databases import migrated_database
 from veza.settings import load_settings
 
 BARE_APP = """
@@ -83,17 +80,9 @@ def run_wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
 
 
 def bench_database() -> str:
-    base, _, name = load_settings().database_url.rpartition("/")
-    name = f"{name}_bench"
-    admin = psycopg2.connect(f"{base}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        if cur.fetchone() is None:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    admin.close()
-    migrate(f"{base}/{name}")
-    return f"{base}/{name}"
+    """`<name>_bench`, kept between runs (benchmarks that need data make it once)."""
+    configured = load_settings().database_url
+    return migrated_database(configured, configured.rpartition("/")[2] + "_bench", fresh=False)
 
 
 def start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:

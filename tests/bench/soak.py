@@ -57,12 +57,11 @@ import aiohttp
 import psutil
 import psycopg2
 import redis.asyncio as aioredis
-from psycopg2 import sql
 from redis.exceptions import RedisError
 
 from tests.bench.http import free_port, wait_healthy
 from tests.bench.report import row
-from veza.migrate import migrate
+from tests.databases import migrated_database
 from veza.realtime.publish import Channels
 from veza.redis import redis_db
 from veza.settings import load_settings
@@ -84,16 +83,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def soak_database() -> str:
     """A fresh, migrated `<name>_soak`: each run starts from the same empty state."""
-    base, _, name = load_settings().database_url.rpartition("/")
-    name = f"{name}_soak"
-    admin = psycopg2.connect(f"{base}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    admin.close()
-    migrate(f"{base}/{name}")
-    return f"{base}/{name}"
+    configured = load_settings().database_url
+    return migrated_database(configured, configured.rpartition("/")[2] + "_soak", fresh=True)
 
 
 # --- the load -------------------------------------------------------------------------------------

@@ -19,12 +19,11 @@ from typing import Any
 
 import psycopg2
 import redis as redis_sync
-from psycopg2 import sql
 
+from tests.databases import migrated_database
 from tests.live import rtmp
 from tests.outage import free_port
 from veza.constants import RATE_LIMIT_PREFIX
-from veza.migrate import migrate
 
 CALLBACK_SECRET = "browser-callback-secret"
 SHARED_SECRETS = ("JWT_SECRET", "SIGNING_SECRET", "HYPERSWITCH_WEBHOOK_SECRET", "METRICS_TOKEN")
@@ -110,19 +109,6 @@ class Stack:
         )
 
 
-def fresh_database(base_url: str, name: str) -> str:
-    server, _, _ = base_url.rpartition("/")
-    admin = psycopg2.connect(f"{server}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    admin.close()
-    url = f"{server}/{name}"
-    migrate(url)
-    return url
-
-
 def wait_healthy(stack: Stack) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while True:
@@ -167,7 +153,7 @@ def start_nginx(prefix: Path, app_url: str) -> tuple[rtmp.Nginx, subprocess.Pope
 @contextlib.contextmanager
 def running_stack(base_database_url: str, redis_url: str, folder: Path) -> Iterator[Stack]:
     """Web, worker and nginx-rtmp on free ports, on `<base database>_browser`; stopped on exit."""
-    database_url = fresh_database(base_database_url, base_database_url.rpartition("/")[2] + "_browser")
+    database_url = migrated_database(base_database_url, base_database_url.rpartition("/")[2] + "_browser", fresh=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     (folder / "nginx").mkdir()
