@@ -24,11 +24,7 @@ async def key_of(client, user: dict[str, Any]) -> dict[str, Any]:
 
 
 async def sweep(client, settings, job_id: str) -> None:
-    """Run the stale-stream sweep job (by its name, as the cron queues it) in a burst worker.
-
-    The worker's cron jobs may run as well when the burst crosses their second: callers check what the
-    sweep did (streams ended, events), not how many jobs ran.
-    """
+    """Run the stale-stream sweep job (by its name, as the cron queues it) in a burst worker."""
     assert await client.app[ARQ].enqueue_job(END_STALE_BROADCASTS_JOB, _job_id=job_id) is not None
     worker = await run_burst_worker(settings)
     assert worker.jobs_failed == 0
