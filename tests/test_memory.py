@@ -42,3 +42,28 @@ def test_hashing_in_several_threads_keeps_memory_flat():
 def test_without_it_each_thread_keeps_a_hash_worth_of_memory():
     """What the setting is for: glibc's default keeps ~19 MiB in each thread that hashed."""
     assert growth("default") > 60
+
+
+MALLINFO = """
+import ctypes, ctypes.util, json, sys
+from veza.memory import return_large_blocks
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.mallinfo2.restype = MallInfo2
+assert return_large_blocks()
+mapped_before = libc.mallinfo2().hblks
+read_buffer = bytearray(256 * 1024)  # what asyncio's socket transport reads into
+print(json.dumps(libc.mallinfo2().hblks - mapped_before))
+"""
+
+
+def test_a_socket_read_buffer_is_not_a_mapping_of_its_own():
+    """asyncio reads each socket into a fresh 256 KiB buffer: mapped and unmapped per read, it halved
+    the web process's throughput (tests/bench/http.py)."""
+    result = subprocess.run([sys.executable, "-c", MALLINFO], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == 0
