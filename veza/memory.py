@@ -29,7 +29,8 @@ TRIM_THRESHOLD_BYTES = 16 * 1024 * 1024
 
 
 def return_large_blocks() -> bool:
-    """Fix glibc's mmap threshold at 1 MiB and its trim threshold at 16 MiB; whether they were set (False elsewhere than glibc)."""
+    """Fix glibc's mmap threshold at 1 MiB and its trim threshold at 16 MiB; whether they were set
+    (False elsewhere than glibc)."""
     name = ctypes.util.find_library("c")
     if name is None:
         return False
