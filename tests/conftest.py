@@ -19,10 +19,12 @@ import psycopg2
 import pytest
 import redis as redis_sync
 import yarl
+from aiohttp import web
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from psycopg2 import sql
 from werkzeug.serving import make_server
 
+from tests.clients import EdgeTestServer
 from tests.outage import RedisServer
 from veza.app import create_app
 from veza.migrate import migrate
@@ -165,6 +167,18 @@ def redis_server(tmp_path):
 @pytest.fixture
 def app(settings):
     return create_app(settings)
+
+
+@pytest.fixture
+def aiohttp_client(aiohttp_client):
+    """pytest-aiohttp's client factory; an Application it is given is served through the edge, as `veza serve` does."""
+
+    async def make(app_or_server, *args, server_kwargs=None, **kwargs):
+        if isinstance(app_or_server, web.Application):
+            app_or_server = EdgeTestServer(app_or_server, **(server_kwargs or {}))
+        return await aiohttp_client(app_or_server, *args, **kwargs)
+
+    return make
 
 
 @pytest.fixture

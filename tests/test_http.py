@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from tests.factories import make_product, make_user
 from veza.app import add_routes, create_app
+from veza.edge import EdgeRunner
 from veza.http import Page, endpoint, ok, uuid_param
 from veza.keys import METRICS
 
@@ -328,7 +329,7 @@ async def served(settings):
         return await handler(request)
 
     app.middlewares.append(note_arrival)
-    runner = web.AppRunner(app)
+    runner = EdgeRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

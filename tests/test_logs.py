@@ -7,8 +7,8 @@ import logging
 import re
 
 import pytest
-from aiohttp.test_utils import TestServer
 
+from tests.clients import EdgeTestServer
 from veza import logs
 from veza.logs import AccessLogger
 
@@ -29,7 +29,7 @@ def stdout(monkeypatch):
 @pytest.fixture
 async def logged_client(aiohttp_client, app, stdout, caplog):
     caplog.set_level(logging.INFO, logger="veza.access")  # the log is on at INFO, as `veza serve` sets it
-    server = TestServer(app)
+    server = EdgeTestServer(app)
     # The runner's arguments, as `veza serve` passes them (TestServer only takes them here).
     await server.start_server(access_log_class=AccessLogger, access_log=logging.getLogger("veza.access"))
     return await aiohttp_client(server)
@@ -68,9 +68,23 @@ async def test_lines_reach_stdout_shortly_without_a_flush(logged_client, stdout)
     assert [line["path"] for line in stdout.lines()] == ["/api/v1/health"]
 
 
+async def test_a_full_batch_is_written_at_once(stdout):
+    lines = logs.AccessLines(stdout)
+    entry = (1.0, 0.001, 10, "id-1", "veza.access", "GET", "/api/v1/health", 200, "127.0.0.1", None)
+    for _ in range(lines.BATCH - 1):
+        lines.add(entry)
+    assert stdout.lines() == []
+    lines.add(entry)
+    written = stdout.lines()
+    assert len(written) == lines.BATCH and written[-1]["ts"] == "1970-01-01T00:00:01.000Z"
+    lines.add(entry)
+    await asyncio.sleep(lines.FLUSH_AFTER + 0.2)  # the rest, when it is due
+    assert len(stdout.lines()) == lines.BATCH + 1
+
+
 def test_a_lone_surrogate_is_escaped_not_lost(stdout):
     lines = logs.AccessLines(stdout)
-    lines._pending.append((0.0, "veza.access", "GET", "/a\ud800", 400, 0.001, 10, None, None, None))
+    lines._pending.append((0.0, 0.001, 10, None, "veza.access", "GET", "/a\ud800", 400, None, None))
     lines.flush()
     [line] = stdout.lines()
     assert (line["path"], line["remote"], line["request_id"], line["user_agent"]) == ("/a\ud800", None, None, None)

@@ -116,7 +116,7 @@ def login(client, user):
 
 
 def outage_lines(caplog, dependency: str) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "veza.middlewares" and r.getMessage().startswith(dependency)]
+    return [r for r in caplog.records if r.name == "veza.edge" and r.getMessage().startswith(dependency)]
 
 
 async def test_redis_down_answers_503_where_redis_is_needed_and_heals(client, redis_proxy, caplog):

@@ -2,6 +2,7 @@ import asyncio
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from tests.outage import wait_until
 from veza.app import create_app
@@ -54,7 +55,7 @@ async def test_forwarded_for_is_trusted_only_behind_a_proxy(aiohttp_client, sett
     app = web.Application()
     app[SETTINGS] = settings.model_copy(update={"trust_proxy": trust})
     app.router.add_get("/", whoami)
-    client = await aiohttp_client(app)
+    client = await aiohttp_client(TestServer(app))  # the app alone: no edge, which needs a whole Veza app
     resp = await client.get("/", headers={"X-Forwarded-For": forwarded})
     assert await resp.text() == expected
 

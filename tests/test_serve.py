@@ -15,9 +15,9 @@ import time
 from unittest.mock import ANY
 
 import pytest
-from aiohttp import web
 
 from veza.app import create_app
+from veza.edge import EdgeRunner
 from veza.serve import ACCEPT_FAILURE, AcceptFailureLog, CappedTCPSite
 
 pytestmark = pytest.mark.slow
@@ -92,7 +92,7 @@ async def connect():
 
 @pytest.fixture
 async def capped_site(settings):
-    runner = web.AppRunner(create_app(settings))
+    runner = EdgeRunner(create_app(settings))
     await runner.setup()
     site = CappedTCPSite(runner, "127.0.0.1", 0, per_address=3)
     await site.start()

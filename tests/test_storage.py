@@ -23,7 +23,6 @@ from veza.app import add_routes
 from veza.constants import API_PREFIX
 from veza.keys import METRICS, SETTINGS, STORAGE
 from veza.metrics import Metrics
-from veza.middlewares import MIDDLEWARES
 from veza.storage import (
     InvalidKey,
     LocalStorage,
@@ -110,7 +109,7 @@ async def read(storage, key: str, start=None, end=None) -> bytes:
 
 
 def storage_app(settings, storage) -> web.Application:
-    app = web.Application(middlewares=MIDDLEWARES)
+    app = web.Application()
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[STORAGE] = storage

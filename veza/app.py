@@ -23,7 +23,6 @@ from veza.live.service import ViewerEvents
 from veza.marketplace import asset_routes, invoice_routes, order_routes, review_routes
 from veza.marketplace import routes as marketplace_routes
 from veza.marketplace.cache import PageCache
-from veza.middlewares import MIDDLEWARES
 from veza.notifications import routes as notifications_routes
 from veza.openapi import build_spec
 from veza.payments import admin_routes as payments_admin_routes
@@ -78,7 +77,6 @@ async def cancel_viewer_events(app: web.Application) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     app = create_base_app(settings)
-    app.middlewares.extend(MIDDLEWARES)
     app.cleanup_ctx.append(realtime_routes.hub_ctx)
     app.on_shutdown.append(realtime_routes.close_sockets_on_shutdown)
     app[VIEWER_EVENTS] = ViewerEvents(app)

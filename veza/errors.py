@@ -1,4 +1,4 @@
-"""API errors. Raise one anywhere; the error middleware turns it into the envelope."""
+"""API errors. Raise one anywhere; the edge (veza.edge) turns it into the envelope."""
 
 from __future__ import annotations
 

@@ -46,16 +46,15 @@ def fixed_headers(settings: Settings) -> tuple[tuple[istr, str], ...]:
     return pairs
 
 
-def add_response_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Request id, security and CORS headers, on every answer: the edge middleware sets them on
-    returned responses, `prepare` on responses streamed from inside a handler."""
+def add_response_headers(request: web.Request, response: web.StreamResponse, settings: Settings) -> None:
+    """Request id, security and CORS headers, on every answer: the edge sets them on returned
+    responses, `prepare` on responses streamed from inside a handler."""
     headers = response.headers
     request_id = request.get(REQUEST_ID)
     if request_id:
         headers[X_REQUEST_ID] = request_id
     if isinstance(response, web.WebSocketResponse):
         return  # a 101 handshake carries no content; its headers would live as long as the socket
-    settings = request.app[SETTINGS]
     for name, value in fixed_headers(settings):
         headers.setdefault(name, value)  # an answer's own value (say, its own CSP) wins
     if settings.cors_origins:
@@ -89,7 +88,7 @@ def origin_allowed(allowed: list[str], origin: str) -> bool:
 
 
 async def prepare(request: web.Request, response: web.StreamResponse) -> None:
-    """`response.prepare(request)` with the headers every answer carries (the edge middleware
-    only sees a streamed response after its headers have left)."""
-    add_response_headers(request, response)
+    """`response.prepare(request)` with the headers every answer carries (the edge only sees a
+    streamed response after its headers have left)."""
+    add_response_headers(request, response, request.app[SETTINGS])
     await response.prepare(request)

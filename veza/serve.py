@@ -23,7 +23,9 @@ from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 from veza import eventloop
+from veza.edge import EdgeRunner
 from veza.http import error_body, json_dumps
+from veza.memory import freeze_startup_objects
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +260,7 @@ async def serve(
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    runner = web.AppRunner(app, **runner_args)
+    runner = EdgeRunner(app, **runner_args)
     await runner.setup()
     try:
         site = CappedTCPSite(runner, host, port, per_address=per_address, reuse_port=reuse_port)
@@ -280,6 +282,7 @@ def run(
     **runner_args: Any,
 ) -> None:
     raise_open_files_limit()
+    freeze_startup_objects()
     eventloop.run(
         serve(app, host, port, per_address=per_address, reuse_port=reuse_port, **runner_args), use_uvloop=use_uvloop
     )

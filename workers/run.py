@@ -19,6 +19,7 @@ from arq.connections import ArqRedis
 from arq.worker import Worker
 
 from veza import eventloop
+from veza.memory import freeze_startup_objects
 from veza.redis import connect_arq, redis_unreachable
 from veza.resources import running_resources
 from veza.settings import Settings
@@ -93,4 +94,5 @@ def run(settings: Settings, burst: bool = False) -> None:
             await supervise(settings, burst=burst)
         log.info("worker stopped")
 
+    freeze_startup_objects()
     eventloop.run(main(), use_uvloop=settings.uvloop)

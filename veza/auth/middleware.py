@@ -1,4 +1,4 @@
-"""Who is calling: the bearer token, checked once per request by the edge middleware."""
+"""Who is calling: the bearer token, checked once per request by the edge (veza.edge)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from veza.auth.tokens import InvalidToken, decode_access_token
 from veza.keys import AUTH_ERROR, SETTINGS, USER
 
 
-async def authenticate(request: web.Request) -> None:
+async def authenticate(app: web.Application, request: web.Request) -> None:
     """Put the token's user on the request, or the reason it has none.
 
     A bad token is not an error by itself: a public route ignores it, and a
@@ -23,8 +23,8 @@ async def authenticate(request: web.Request) -> None:
         request[AUTH_ERROR] = "Malformed Authorization header: expected 'Bearer <token>'"
         return
     try:
-        user = decode_access_token(request.app[SETTINGS], token.strip())
-        if await is_revoked(request.app, user):
+        user = decode_access_token(app[SETTINGS], token.strip())
+        if await is_revoked(app, user):
             raise InvalidToken("Access token revoked")
     except InvalidToken as exc:
         request[AUTH_ERROR] = str(exc)
