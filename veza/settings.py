@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     health_check_timeout: float = 2.0
     log_level: str = "INFO"
     access_log: bool = True
-    uvloop: bool = False  # true: the web process and the worker run on uvloop (see README: UVLOOP)
+    uvloop: bool = True  # the web process and the worker run on uvloop; false: asyncio's loop (README: UVLOOP)
     body_idle_timeout: float = Field(5.0, gt=0)  # seconds a request body may go without a byte (408 past it)
     # Concurrent connections from one TCP peer (behind a proxy: the proxy's address); 0 means no cap.
     max_connections_per_address: int = Field(200, ge=0)
