@@ -82,11 +82,11 @@ async def test_the_reader_is_restarted_after_an_unexpected_error(client, redis_s
     await ws_subscribe(ws, "live")
     deliver, failures = hub.deliver, []
 
-    async def fails_once(channel: str, message: str) -> None:
+    def fails_once(channel: str, message: str) -> None:
         if not failures:
             failures.append(channel)
             raise RuntimeError("a bug in the fan-out")
-        await deliver(channel, message)
+        deliver(channel, message)
 
     hub.deliver = fails_once
     redis_server.publish(client.app[CHANNELS].public("live"), event_message("live", "lost", {}))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from uuid import UUID
 
@@ -37,12 +38,27 @@ MAX_BUFFERED = 256 * 1024  # bytes a socket may have waiting to be sent before i
 # The transport pauses writers only past this, far above MAX_BUFFERED: a send to a socket
 # under the limit is written at once and never waits, so the fan-out loop never blocks.
 TRANSPORT_HIGH_WATER = 4 * 1024 * 1024
+FIN_TEXT = 0x81  # a final frame of a text message
 CLOSE_TOO_SLOW = 4008
 CLOSE_UNAUTHORIZED = 4401
 SHUTDOWN_GRACE = 5.0  # seconds for clients to answer the closing handshake
 CONFIRM_TIMEOUT = 5.0  # seconds Redis has to confirm a subscription
 IDLE_PING = 5.0  # seconds without a message from Redis before the reader pings it
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0)  # between attempts to reconnect; the last one repeats
+
+
+def text_frame(message: str | bytes) -> bytes:
+    """`message` (text, or its UTF-8 bytes) as one unmasked, uncompressed WebSocket text frame
+    (RFC 6455 section 5.2), as a server sends it."""
+    payload = message.encode() if isinstance(message, str) else message
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", FIN_TEXT, length)
+    elif length < 1 << 16:
+        header = struct.pack("!BBH", FIN_TEXT, 126, length)
+    else:
+        header = struct.pack("!BBQ", FIN_TEXT, 127, length)
+    return header + payload
 
 
 class Connection:
@@ -73,17 +89,22 @@ class Connection:
             max(0.0, user.exp - time.time()), self.close, CLOSE_UNAUTHORIZED, "access token expired"
         )
 
-    async def send(self, message: str) -> None:
-        """Write a message now; a client whose unsent bytes pile up past the limit is closed instead."""
+    def send(self, message: str | bytes) -> None:
+        """Write a text message now (see `write`)."""
+        self.write(text_frame(message))
+
+    def write(self, frame: bytes) -> None:
+        """Write a WebSocket frame now; a client whose unsent bytes pile up past the limit is closed instead.
+
+        Straight to the transport, as aiohttp's own writer does (in one write, so frames never
+        interleave): the fan-out encodes a message once for all its sockets.
+        """
         if self.closing or self.transport.is_closing():
             return
         if self.transport.get_write_buffer_size() > self.max_buffered:
             self.close(CLOSE_TOO_SLOW, "too slow: send buffer full")
             return
-        try:
-            await self.ws.send_str(message)
-        except (ConnectionError, RuntimeError):  # the peer went away between the check and the write
-            self.closing = True
+        self.transport.write(frame)
 
     def close(self, code: int, reason: str) -> None:
         """Close without waiting (from the fan-out path)."""
@@ -260,11 +281,14 @@ class Hub:
                 raise RedisConnectionError("the WebSocket hub is reconnecting to Redis")
             await getattr(self._pubsub, name)(*args)
 
-    async def deliver(self, channel: str, message: str) -> None:
-        # Sends to sockets under their limit complete without waiting (see TRANSPORT_HIGH_WATER),
-        # so this loop costs what a bare send_str loop costs.
-        for connection in list(self._routes.get(channel, ())):
-            await connection.send(message)
+    def deliver(self, channel: str, message: str | bytes) -> None:
+        """Send `message` to the channel's sockets: one frame, encoded once, written to each."""
+        connections = self._routes.get(channel)
+        if not connections:
+            return
+        frame = text_frame(message)
+        for connection in list(connections):
+            connection.write(frame)
 
     async def _supervise(self) -> None:
         """Run the reader for good: reconnect after an outage, restart after an unexpected error."""
@@ -331,7 +355,7 @@ class Hub:
                 if channel == self.channels.control:
                     self._control(message["data"])
                 else:
-                    await self.deliver(channel, message["data"])
+                    self.deliver(channel, message["data"])
             elif kind == "subscribe":
                 confirmation = self._confirmations.pop(message["channel"], None)
                 if confirmation is not None and not confirmation.done():

@@ -32,8 +32,8 @@ CLOSE_TRY_AGAIN_LATER = 1013
 UNAVAILABLE = "Real-time events are unavailable right now; try again later"
 
 
-async def send(connection: Connection, message: dict[str, Any]) -> None:
-    await connection.send(orjson.dumps(message).decode())
+def send(connection: Connection, message: dict[str, Any]) -> None:
+    connection.send(orjson.dumps(message))
 
 
 async def refuse(ws: web.WebSocketResponse, code: str, message: str, close_code: int) -> None:
@@ -42,8 +42,8 @@ async def refuse(ws: web.WebSocketResponse, code: str, message: str, close_code:
     await ws.close(code=close_code, message=message.encode()[:120])
 
 
-async def error(connection: Connection, code: str, message: str) -> None:
-    await send(connection, {"type": "error", "code": code, "message": message})
+def error(connection: Connection, code: str, message: str) -> None:
+    send(connection, {"type": "error", "code": code, "message": message})
 
 
 def dependency_down(exc: Exception) -> bool:
@@ -92,7 +92,7 @@ async def authenticate(hub: Hub, connection: Connection, user: AuthUser) -> None
         prefix = hub.channels.user(previous.id, "")
         for target in [channel for channel in connection.channels if channel.startswith(prefix)]:
             await hub.unsubscribe(connection, target)
-            await send(connection, {"type": "unsubscribed", "channel": target.removeprefix(prefix)})
+            send(connection, {"type": "unsubscribed", "channel": target.removeprefix(prefix)})
     hub.authenticate(connection, user)
 
 
@@ -119,51 +119,51 @@ async def handle(request: web.Request, hub: Hub, connection: Connection, raw: st
     try:
         message = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return await error(connection, "bad_message", "Messages must be JSON objects")
+        return error(connection, "bad_message", "Messages must be JSON objects")
     if not isinstance(message, dict):
-        return await error(connection, "bad_message", "Messages must be JSON objects")
+        return error(connection, "bad_message", "Messages must be JSON objects")
     kind = message.get("type")
     if kind == "ping":
-        return await send(connection, {"type": "pong"})
+        return send(connection, {"type": "pong"})
     if kind == "auth":
         try:
             user = await user_from_token(request, message.get("token"))
         except InvalidToken as exc:
-            return await error(connection, "unauthorized", str(exc))
+            return error(connection, "unauthorized", str(exc))
         except Exception as exc:
             if not dependency_down(exc):
                 raise
             # Who the socket speaks for cannot be checked: it reconnects later.
-            await error(connection, "unavailable", UNAVAILABLE)
+            error(connection, "unavailable", UNAVAILABLE)
             return connection.close(CLOSE_TRY_AGAIN_LATER, UNAVAILABLE)
         await authenticate(hub, connection, user)
-        return await send(connection, {"type": "authenticated", "user_id": str(connection.user.id)})
+        return send(connection, {"type": "authenticated", "user_id": str(connection.user.id)})
     if kind in ("subscribe", "unsubscribe"):
         channel = message.get("channel")
         try:
             target = redis_channel(hub.channels, channel, connection.user)
         except PermissionError as exc:
-            return await error(connection, "unauthorized", str(exc))
+            return error(connection, "unauthorized", str(exc))
         except ValueError:
-            return await error(connection, "unknown_channel", f"Unknown channel: {str(channel)[:100]}")
+            return error(connection, "unknown_channel", f"Unknown channel: {str(channel)[:100]}")
         if kind == "unsubscribe":
             await hub.unsubscribe(connection, target)
-            return await send(connection, {"type": "unsubscribed", "channel": channel})
+            return send(connection, {"type": "unsubscribed", "channel": channel})
         if target in connection.channels:
-            return await send(connection, {"type": "subscribed", "channel": channel})
+            return send(connection, {"type": "subscribed", "channel": channel})
         cap = request.app[SETTINGS].ws_max_channels_per_socket
         if len(connection.channels) >= cap:
-            return await error(connection, "too_many_subscriptions", f"At most {cap} channels")
+            return error(connection, "too_many_subscriptions", f"At most {cap} channels")
         try:
             if not await stream_exists(request.app, hub, channel, target):
-                return await error(connection, "unknown_channel", f"No such stream: {channel[5:]}")
+                return error(connection, "unknown_channel", f"No such stream: {channel[5:]}")
             await hub.subscribe(connection, target)
         except Exception as exc:
             if not dependency_down(exc):
                 raise
-            return await error(connection, "unavailable", UNAVAILABLE)
-        return await send(connection, {"type": "subscribed", "channel": channel})
-    return await error(connection, "unknown_type", "Known types: auth, subscribe, unsubscribe, ping")
+            return error(connection, "unavailable", UNAVAILABLE)
+        return send(connection, {"type": "subscribed", "channel": channel})
+    return error(connection, "unknown_type", "Known types: auth, subscribe, unsubscribe, ping")
 
 
 @routes.get("/ws")
@@ -226,7 +226,7 @@ async def serve(request: web.Request, hub: Hub, ws: web.WebSocketResponse, addre
                 with contextlib.suppress(ConnectionError):  # the peer went away meanwhile
                     await ws.pong(msg.data)
             elif msg.type != WSMsgType.PONG:
-                await error(connection, "bad_message", "Only text messages are understood")
+                error(connection, "bad_message", "Only text messages are understood")
     finally:
         await hub.disconnect(connection)
 
