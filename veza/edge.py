@@ -94,9 +94,9 @@ def edge(app: web.Application) -> Handler:
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
-            headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+            kept = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
             code = HTTP_CODES.get(exc.status, "http_error")
-            response = error_response(request, exc.status, code, exc.reason, headers=headers)
+            response = error_response(request, exc.status, code, exc.reason, headers=kept)
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception as exc:
@@ -111,8 +111,8 @@ def edge(app: web.Application) -> Handler:
                 )
                 response = error_response(request, 500, "internal_error", "Internal server error")
         if not response.prepared:  # streamed answers set theirs in veza.headers.prepare
-            add_response_headers(request, response, settings)
-            if "gzip" in request.headers.get(ACCEPT_ENCODING, "") and response.content_type == JSON:
+            add_response_headers(response, given, settings, headers)
+            if "gzip" in headers.get(ACCEPT_ENCODING, "") and response.content_type == JSON:
                 compress_large(response)
         metrics.observe(request.method, route_name(request), response.status, perf_counter() - started)
         return response

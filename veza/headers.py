@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web, web_response
-from multidict import CIMultiDict, istr
+from multidict import CIMultiDict, CIMultiDictProxy, istr
 
 from veza.keys import REQUEST_ID, SETTINGS
 from veza.settings import Settings
@@ -46,11 +46,12 @@ def fixed_headers(settings: Settings) -> tuple[tuple[istr, str], ...]:
     return pairs
 
 
-def add_response_headers(request: web.Request, response: web.StreamResponse, settings: Settings) -> None:
+def add_response_headers(
+    response: web.StreamResponse, request_id: str | None, settings: Settings, request_headers: CIMultiDictProxy[str]
+) -> None:
     """Request id, security and CORS headers, on every answer: the edge sets them on returned
     responses, `prepare` on responses streamed from inside a handler."""
     headers = response.headers
-    request_id = request.get(REQUEST_ID)
     if request_id:
         headers[X_REQUEST_ID] = request_id
     if isinstance(response, web.WebSocketResponse):
@@ -58,7 +59,7 @@ def add_response_headers(request: web.Request, response: web.StreamResponse, set
     for name, value in fixed_headers(settings):
         headers.setdefault(name, value)  # an answer's own value (say, its own CSP) wins
     if settings.cors_origins:
-        add_cors_headers(settings.cors_origins, request.headers.get("Origin"), headers)
+        add_cors_headers(settings.cors_origins, request_headers.get("Origin"), headers)
 
 
 def add_cors_headers(allowed: list[str], origin: str | None, headers: CIMultiDict[str]) -> None:
@@ -90,5 +91,5 @@ def origin_allowed(allowed: list[str], origin: str) -> bool:
 async def prepare(request: web.Request, response: web.StreamResponse) -> None:
     """`response.prepare(request)` with the headers every answer carries (the edge only sees a
     streamed response after its headers have left)."""
-    add_response_headers(request, response, request.app[SETTINGS])
+    add_response_headers(response, request.get(REQUEST_ID), request.app[SETTINGS], request.headers)
     await response.prepare(request)

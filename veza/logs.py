@@ -51,10 +51,8 @@ def _json_text(value: object) -> str:
         return json.dumps(value)
 
 
-def _utc_millisecond(millisecond: int) -> str:
-    return (
-        datetime.fromtimestamp(millisecond // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{millisecond % 1000:03d}Z"
-    )
+def _utc_second(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 # The JSON keys' order is free; what requests repeat comes first, as one piece.
@@ -64,8 +62,8 @@ ACCESS_LINE = '{"ts":"%s",%s"duration_ms":%.2f,"bytes":%d,"request_id":%s}\n'
 class AccessLines:
     """The access log's lines, kept as tuples and written as JSON shortly after, one batch at a time.
 
-    A request costs a tuple. A batch is formatted in one pass: a line is its time (formatted once per
-    millisecond), the text of what requests repeat (logger, method, path, status, remote address, user
+    A request costs a tuple. A batch is formatted in one pass: a line is its time (its second formatted
+    once), the text of what requests repeat (logger, method, path, status, remote address, user
     agent: JSON-escaped once and remembered), its duration, size and request id. It is written (and
     flushed) at once. Lines reach stdout within FLUSH_AFTER seconds or BATCH lines, and at exit.
     """
@@ -109,13 +107,16 @@ class AccessLines:
             return
         repeated = self._repeated
         lines = []
-        last_millisecond = stamp = None
+        last_millisecond = last_second = stamp = second_text = None
         for entry in pending:
             when, seconds, length, request_id = entry[:4]
             shape = entry[4:]
             millisecond = int(when * 1000)
             if millisecond != last_millisecond:
-                last_millisecond, stamp = millisecond, _utc_millisecond(millisecond)
+                second, fraction = divmod(millisecond, 1000)
+                if second != last_second:
+                    last_second, second_text = second, _utc_second(second)
+                last_millisecond, stamp = millisecond, f"{second_text}.{fraction:03d}Z"
             # The edge only keeps request ids of [A-Za-z0-9._:-] (veza.edge): nothing to escape.
             lines.append(
                 ACCESS_LINE
