@@ -23,6 +23,7 @@ from veza.constants import RENDER_INVOICE_JOB, SWEEP_INVOICES_JOB
 from veza.db import transaction
 from veza.jobs import enqueue
 from veza.keys import ARQ, DB, METRICS, REDIS, STORAGE
+from veza.marketplace.invoice_pdf import invoice_document, render_pdf_in_thread
 from veza.marketplace.invoice_queries import issue_invoice
 from veza.marketplace.invoices import render_job_id
 from veza.openapi import build_spec
@@ -380,3 +381,23 @@ def test_the_document_describes_the_pdf_answer(app):
     assert operation["responses"]["200"]["content"] == {PDF: {"schema": {"type": "string", "format": "binary"}}}
     assert {"401", "404", "409", "416", "503"} <= set(operation["responses"])
     assert operation["security"] == [{"bearerAuth": []}]
+
+
+async def test_renders_waiting_their_turn_leave_the_default_threads_free():
+    """Renders run one at a time in a thread of their own: queued ones wait there, not in the default
+    executor's few threads, which storage and password hashing share."""
+    document = invoice_document(
+        {"year": 2026, "number": 7, "created_at": datetime.now(UTC)},
+        {"id": uuid.uuid4(), "currency": "EUR", "total_cents": 1500},
+        {"username": "ada_buyer", "email": "ada@example.com"},
+        [{"title": "Kit", "seller": {"username": "sam_seller"}, "quantity": 1, "unit_price_cents": 1500}],
+    )
+    renders = [asyncio.ensure_future(render_pdf_in_thread(document)) for _ in range(60)]  # ~1 s of rendering
+    await asyncio.sleep(0.01)
+    threads_free = await asyncio.wait_for(
+        asyncio.gather(*(asyncio.to_thread(lambda: True) for _ in range(6))), timeout=0.5
+    )
+    assert threads_free == [True] * 6
+    assert not all(render.done() for render in renders)  # the renders were still queued meanwhile
+    pdfs = await asyncio.gather(*renders)
+    assert all(PdfReader(io.BytesIO(pdf)).pages for pdf in pdfs)

@@ -10,7 +10,6 @@ the put and the COMMIT leaves a blob that the next attempt overwrites.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -24,7 +23,7 @@ from veza.errors import Conflict
 from veza.jobs import enqueue
 from veza.keys import DB, METRICS, STORAGE
 from veza.marketplace import invoice_queries as queries
-from veza.marketplace.invoice_pdf import invoice_document, invoice_filename, render_pdf
+from veza.marketplace.invoice_pdf import invoice_document, invoice_filename, render_pdf_in_thread
 from veza.storage import Download
 from veza.users.queries import billing_party
 
@@ -64,7 +63,7 @@ async def _render_and_store(app: web.Application, tx: Transaction, invoice: Row)
     buyer = await billing_party(tx, order["buyer_id"])
     document = invoice_document(invoice, order, buyer, await queries.billed_items(tx, invoice["order_id"]))
     started = time.perf_counter()
-    pdf = await asyncio.to_thread(render_pdf, document)  # CPU-bound: off the event loop
+    pdf = await render_pdf_in_thread(document)  # CPU-bound: off the event loop
     app[METRICS].invoice_renders.observe(time.perf_counter() - started)
     key = storage_key(invoice)
     return key, await app[STORAGE].put(key, _one_chunk(pdf), content_type=PDF)
