@@ -23,7 +23,7 @@ from uuid import UUID
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import to_jsonable_python
 
 from veza.errors import (
@@ -88,6 +88,12 @@ class Page(BaseModel):
 
     limit: int = Field(20, ge=1, le=100)
     offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class PublicPage(Page):
+    """The paging of a hot public list: frozen, so `endpoint` parses each distinct query string once."""
+
+    model_config = ConfigDict(frozen=True)
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, str]]:

@@ -15,6 +15,7 @@ PRODUCT_COLUMNS = f"""
 """
 SELECT_PRODUCT = f"SELECT {PRODUCT_COLUMNS} FROM products p"
 PRODUCT_NOT_FOUND = "Product not found"
+SELLER_NOT_FOUND = "Seller not found"
 ORDER_BY = {
     "newest": "p.created_at DESC, p.id",
     "price_asc": "p.price_cents ASC, p.created_at DESC, p.id",
@@ -42,6 +43,26 @@ async def catalog(db: Executor, *, tsquery: str | None, sort: str, limit: int, o
 async def active_product(db: Executor, product_id: UUID) -> Row:
     return await db.fetch_found(
         f"{SELECT_PRODUCT} WHERE p.id = %s AND p.status = 'active'", (product_id,), PRODUCT_NOT_FOUND
+    )
+
+
+async def public_seller(db: Executor, seller_id: UUID) -> Row:
+    """A seller's public profile: a user who has listed a product and whose account is not deleted."""
+    return await db.fetch_found(
+        """
+        SELECT u.id, u.username::text AS username, u.created_at AS member_since,
+            (SELECT coalesce(sum(p.sales_count), 0) FROM products p WHERE p.seller_id = u.id AND p.status = 'active')
+                AS sales_count,
+            reviewed.review_count, reviewed.rating_avg
+        FROM users u, LATERAL (
+            SELECT count(*) AS review_count, round(avg(r.rating), 2)::float AS rating_avg
+            FROM reviews r JOIN products p ON p.id = r.product_id
+            WHERE p.seller_id = u.id AND p.status = 'active'
+        ) AS reviewed
+        WHERE u.id = %s AND u.deleted_at IS NULL AND EXISTS (SELECT 1 FROM products p WHERE p.seller_id = u.id)
+        """,
+        (seller_id,),
+        SELLER_NOT_FOUND,
     )
 
 
@@ -108,9 +129,9 @@ async def export_products(db: Executor, user_id: UUID, after: UUID, limit: int) 
     )
 
 
-async def archive_seller_products(db: Executor, seller_id: UUID) -> int:
-    """Take every product of the seller off sale; how many were on sale."""
-    return await db.execute(
+async def archive_seller_products(db: Executor, seller_id: UUID) -> None:
+    """Take every product of the seller off sale."""
+    await db.execute(
         "UPDATE products SET status = 'archived', updated_at = now() WHERE seller_id = %s AND status = 'active'",
         (seller_id,),
     )
