@@ -6,6 +6,8 @@ from typing import Any
 from uuid import UUID
 
 from veza.db import Executor, Row, set_clause
+from veza.errors import NotFound
+from veza.users import queries as user_queries
 from veza.users.queries import summary_json
 
 PRODUCT_COLUMNS = f"""
@@ -48,22 +50,21 @@ async def active_product(db: Executor, product_id: UUID) -> Row:
 
 async def public_seller(db: Executor, seller_id: UUID) -> Row:
     """A seller's public profile: a user who has listed a product and whose account is not deleted."""
-    return await db.fetch_found(
+    profile = await user_queries.public_profile(db, seller_id)
+    figures = await db.fetch_one(
         """
-        SELECT u.id, u.username::text AS username, u.created_at AS member_since,
-            (SELECT coalesce(sum(p.sales_count), 0) FROM products p WHERE p.seller_id = u.id AND p.status = 'active')
-                AS sales_count,
-            reviewed.review_count, reviewed.rating_avg
-        FROM users u, LATERAL (
-            SELECT count(*) AS review_count, round(avg(r.rating), 2)::float AS rating_avg
-            FROM reviews r JOIN products p ON p.id = r.product_id
-            WHERE p.seller_id = u.id AND p.status = 'active'
-        ) AS reviewed
-        WHERE u.id = %s AND u.deleted_at IS NULL AND EXISTS (SELECT 1 FROM products p WHERE p.seller_id = u.id)
+        SELECT (SELECT coalesce(sum(p.sales_count), 0) FROM products p WHERE p.seller_id = %(id)s
+                AND p.status = 'active') AS sales_count,
+            count(r.id) AS review_count, round(avg(r.rating), 2)::float AS rating_avg
+        FROM products p JOIN reviews r ON r.product_id = p.id
+        WHERE p.seller_id = %(id)s AND p.status = 'active'
+        HAVING EXISTS (SELECT 1 FROM products listed WHERE listed.seller_id = %(id)s)
         """,
-        (seller_id,),
-        SELLER_NOT_FOUND,
+        {"id": seller_id},
     )
+    if profile is None or figures is None:
+        raise NotFound(SELLER_NOT_FOUND)
+    return {**profile, **figures}
 
 
 async def seller_product(db: Executor, product_id: UUID, seller_id: UUID) -> Row:
