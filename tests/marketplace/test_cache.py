@@ -229,3 +229,10 @@ async def test_a_deleted_sellers_page_is_gone_at_once(client, statements):
     await assert_cached(client, path, statements)
     assert (await client.delete(ME, json={"password": PASSWORD}, headers=seller["headers"])).status == 202
     assert (await client.get(path)).status == 404
+
+
+@pytest.mark.parametrize("params", [{"limit": "20"}, {"sort": "price_asc", "limit": "20"}, {"search": "night"}])
+async def test_every_sort_and_search_of_the_catalog_is_served_from_the_cache(client, statements, params):
+    await make_product(client, await register(client), title="Night Drive")
+    shown = orjson.loads(await assert_cached(client, PRODUCTS, statements, **params))["data"]
+    assert shown["total"] == 1
