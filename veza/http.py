@@ -68,7 +68,9 @@ def cacheable_response(request: web.Request, rendered: tuple[bytes, str], *, max
     """A public, cacheable answer: its ETag, and 304 when the client already has it."""
     body, etag = rendered
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
-    if etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")):
+    if (known := request.headers.get("If-None-Match")) is not None and etag in (
+        tag.strip() for tag in known.split(",")
+    ):
         return web.Response(status=304, headers=headers)
     return web.Response(body=body, content_type="application/json", headers=headers)
 
