@@ -156,6 +156,10 @@ async def upload_document(client, world, who):
     return call(f"{API}/inventory/gear/{world.ids['gear']}/documents", data=document_form())
 
 
+async def seller_page(client, world: World, who: str) -> Call:
+    return call(f"{API}/marketplace/sellers/{world.user_id('seller')}")
+
+
 async def create_product(client, world, who):
     # each caller lists a product made of one of their own files
     resp = await client.post(f"{API}/cloud/files", data=multipart(), headers=world.headers(who))
@@ -343,6 +347,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "DELETE /api/v1/marketplace/products/{id}": made_once(_archive_product),
     "GET /api/v1/sell/products": fixed(f"{API}/sell/products"),
+    "GET /api/v1/marketplace/sellers/{id}": seller_page,
     "GET /api/v1/marketplace/products/{id}/reviews": fixed(API + "/marketplace/products/{bought_product}/reviews"),
     "POST /api/v1/marketplace/products/{id}/reviews": fixed(
         API + "/marketplace/products/{bought_product}/reviews", json={"rating": 5, "comment": "Great"}

@@ -23,7 +23,7 @@ from uuid import UUID
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import to_jsonable_python
 
 from veza.errors import (
@@ -68,7 +68,9 @@ def cacheable_response(request: web.Request, rendered: tuple[bytes, str], *, max
     """A public, cacheable answer: its ETag, and 304 when the client already has it."""
     body, etag = rendered
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
-    if etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")):
+    if (known := request.headers.get("If-None-Match")) is not None and etag in (
+        tag.strip() for tag in known.split(",")
+    ):
         return web.Response(status=304, headers=headers)
     return web.Response(body=body, content_type="application/json", headers=headers)
 
@@ -88,6 +90,12 @@ class Page(BaseModel):
 
     limit: int = Field(20, ge=1, le=100)
     offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class PublicPage(Page):
+    """The paging of a hot public list: frozen, so `endpoint` parses each distinct query string once."""
+
+    model_config = ConfigDict(frozen=True)
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, str]]:

@@ -1,8 +1,9 @@
-"""Rendered catalog pages, kept a few seconds: the catalog is read far more often than written.
+"""Rendered public marketplace pages, kept a few seconds: they are read far more often than written.
 
-What is cached (the public catalog and product pages, under which keys, how
-long browsers may keep them) and when it is cleared (``catalog_changed``,
-after every write) live here together.
+What is cached (the catalog, a product, a product's reviews, a seller's page; under which keys, how
+long browsers may keep them) and when it is cleared (``catalog_changed``, after every write that
+changes any of them) live here together. None of these answers depends on who asks, so a signed-in
+caller gets the same bytes as everyone else.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from aiohttp import web
 
 from veza.http import rendered_envelope
 from veza.keys import CATALOG_CACHE, DB
-from veza.marketplace import queries
-from veza.marketplace.models import ProductList, ProductOut
+from veza.marketplace import queries, review_queries
+from veza.marketplace.models import ProductList, ProductOut, SellerPage
+from veza.marketplace.review_models import ReviewList
 from veza.tasks import Tasks
 
 Rendered = tuple[bytes, str]  # the answer's body and its ETag
@@ -89,7 +91,33 @@ async def product_page(app: web.Application, product_id: UUID) -> Rendered:
     return await app[CATALOG_CACHE].get(("product", product_id), render)
 
 
+async def reviews_page(app: web.Application, product_id: UUID, *, limit: int, offset: int) -> Rendered:
+    """A page of a product's reviews (an archived product's too)."""
+
+    async def render() -> Rendered:
+        db = app[DB]
+        await review_queries.product_exists(db, product_id)
+        rows, total = await review_queries.page_reviews(db, product_id, limit=limit, offset=offset)
+        return rendered_envelope(ReviewList(reviews=rows, total=total).model_dump(mode="json"))
+
+    return await app[CATALOG_CACHE].get(("reviews", product_id, limit, offset), render)
+
+
+async def seller_page(app: web.Application, seller_id: UUID, *, limit: int, offset: int) -> Rendered:
+    """A seller's profile and a page of their products on sale."""
+
+    async def render() -> Rendered:
+        db = app[DB]
+        seller = await queries.public_seller(db, seller_id)
+        rows, total = await queries.seller_products(db, seller_id, status="active", limit=limit, offset=offset)
+        return rendered_envelope(SellerPage(seller=seller, products=rows, total=total).model_dump(mode="json"))
+
+    return await app[CATALOG_CACHE].get(("seller", seller_id, limit, offset), render)
+
+
 async def catalog_changed(app: web.Application) -> None:
-    """This process shows the change at once; others within their cache's few seconds (a worker has none)."""
+    """Every cached page goes: a product, a review or an account shows on several of them.
+
+    This process shows the change at once; others within their cache's few seconds (a worker has none)."""
     if (cache := app.get(CATALOG_CACHE)) is not None:
         cache.clear()

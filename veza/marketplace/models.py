@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from veza.http import Page
+from veza.http import Page, PublicPage
 
 Kind = Literal["track", "sample_pack", "preset", "beat", "other"]
 Currency = Literal["EUR", "USD", "GBP"]
@@ -79,9 +79,22 @@ class SellerProductList(BaseModel):
     total: int
 
 
-class CatalogQuery(Page):
-    model_config = ConfigDict(frozen=True)  # parsed once per query string (veza.http.endpoint)
+class SellerProfile(BaseModel):
+    id: UUID
+    username: str
+    member_since: datetime
+    sales_count: int = Field(description="Sales of the seller's products on sale")
+    review_count: int = Field(description="Reviews of the seller's products on sale")
+    rating_avg: float | None = Field(description="The average of those reviews' ratings")
 
+
+class SellerPage(BaseModel):
+    seller: SellerProfile
+    products: list[ProductOut] = Field(description="The seller's products on sale, newest first")
+    total: int
+
+
+class CatalogQuery(PublicPage):
     search: str | None = Field(None, max_length=200)
     sort: Sort = "newest"
 

@@ -6,6 +6,8 @@ from typing import Any
 from uuid import UUID
 
 from veza.db import Executor, Row, set_clause
+from veza.errors import NotFound
+from veza.users import queries as user_queries
 from veza.users.queries import summary_json
 
 PRODUCT_COLUMNS = f"""
@@ -15,6 +17,7 @@ PRODUCT_COLUMNS = f"""
 """
 SELECT_PRODUCT = f"SELECT {PRODUCT_COLUMNS} FROM products p"
 PRODUCT_NOT_FOUND = "Product not found"
+SELLER_NOT_FOUND = "Seller not found"
 ORDER_BY = {
     "newest": "p.created_at DESC, p.id",
     "price_asc": "p.price_cents ASC, p.created_at DESC, p.id",
@@ -43,6 +46,25 @@ async def active_product(db: Executor, product_id: UUID) -> Row:
     return await db.fetch_found(
         f"{SELECT_PRODUCT} WHERE p.id = %s AND p.status = 'active'", (product_id,), PRODUCT_NOT_FOUND
     )
+
+
+async def public_seller(db: Executor, seller_id: UUID) -> Row:
+    """A seller's public profile: a user who has listed a product and whose account is not deleted."""
+    profile = await user_queries.public_profile(db, seller_id)
+    figures = await db.fetch_one(
+        """
+        SELECT (SELECT coalesce(sum(p.sales_count), 0) FROM products p WHERE p.seller_id = %(id)s
+                AND p.status = 'active') AS sales_count,
+            count(r.id) AS review_count, round(avg(r.rating), 2)::float AS rating_avg
+        FROM products p JOIN reviews r ON r.product_id = p.id
+        WHERE p.seller_id = %(id)s AND p.status = 'active'
+        HAVING EXISTS (SELECT 1 FROM products listed WHERE listed.seller_id = %(id)s)
+        """,
+        {"id": seller_id},
+    )
+    if profile is None or figures is None:
+        raise NotFound(SELLER_NOT_FOUND)
+    return {**profile, **figures}
 
 
 async def seller_product(db: Executor, product_id: UUID, seller_id: UUID) -> Row:
@@ -108,9 +130,9 @@ async def export_products(db: Executor, user_id: UUID, after: UUID, limit: int) 
     )
 
 
-async def archive_seller_products(db: Executor, seller_id: UUID) -> int:
-    """Take every product of the seller off sale; how many were on sale."""
-    return await db.execute(
+async def archive_seller_products(db: Executor, seller_id: UUID) -> None:
+    """Take every product of the seller off sale."""
+    await db.execute(
         "UPDATE products SET status = 'archived', updated_at = now() WHERE seller_id = %s AND status = 'active'",
         (seller_id,),
     )

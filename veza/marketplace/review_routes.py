@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from veza.http import Page, endpoint, ok, require_user, uuid_param
-from veza.marketplace import reviews
+from veza.http import PublicPage, cacheable_response, endpoint, ok, require_user, uuid_param
+from veza.marketplace import cache, reviews
 from veza.marketplace.review_models import ReviewIn, ReviewList, ReviewOut
 
 routes = web.RouteTableDef()
@@ -14,14 +14,14 @@ routes = web.RouteTableDef()
 @routes.get("/marketplace/products/{id}/reviews")
 @endpoint(
     "A product's reviews, newest first (an archived product's too)",
-    query=Page,
+    query=PublicPage,
     response=ReviewList,
     tags=["marketplace"],
     auth="public",
 )
-async def list_reviews(request: web.Request, query: Page) -> web.Response:
-    rows, total = await reviews.list_reviews(request.app, uuid_param(request), limit=query.limit, offset=query.offset)
-    return ok(ReviewList(reviews=rows, total=total))
+async def list_reviews(request: web.Request, query: PublicPage) -> web.Response:
+    page = await cache.reviews_page(request.app, uuid_param(request), limit=query.limit, offset=query.offset)
+    return cacheable_response(request, page, max_age=cache.CATALOG_MAX_AGE)
 
 
 @routes.post("/marketplace/products/{id}/reviews")

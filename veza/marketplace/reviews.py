@@ -42,9 +42,3 @@ async def create_review(app: web.Application, buyer: AuthUser, product_id: UUID,
         await queries.recount_rating(tx, product_id)
         tx.after_commit(catalog_changed, app)
     return review
-
-
-async def list_reviews(app: web.Application, product_id: UUID, *, limit: int, offset: int) -> tuple[list[Row], int]:
-    db = app[DB]
-    await queries.product_exists(db, product_id)
-    return await queries.page_reviews(db, product_id, limit=limit, offset=offset)

@@ -1,10 +1,11 @@
-"""/marketplace/products (the public catalog) and /sell/products (a seller's own)."""
+"""/marketplace/products (the public catalog), /marketplace/sellers (sellers' public pages) and
+/sell/products (a seller's own)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from veza.http import cacheable_response, endpoint, ok, require_user, uuid_param
+from veza.http import PublicPage, cacheable_response, endpoint, ok, require_user, uuid_param
 from veza.keys import DB
 from veza.marketplace import cache, queries, service
 from veza.marketplace.models import (
@@ -13,6 +14,7 @@ from veza.marketplace.models import (
     ProductList,
     ProductOut,
     ProductUpdate,
+    SellerPage,
     SellerProductList,
     SellerProductOut,
     SellerProductsQuery,
@@ -43,6 +45,19 @@ async def catalog(request: web.Request, query: CatalogQuery) -> web.Response:
 )
 async def product(request: web.Request) -> web.Response:
     page = await cache.product_page(request.app, uuid_param(request))
+    return cacheable_response(request, page, max_age=cache.CATALOG_MAX_AGE)
+
+
+@routes.get("/marketplace/sellers/{id}")
+@endpoint(
+    "A seller's public page: their profile and their products on sale, newest first",
+    query=PublicPage,
+    response=SellerPage,
+    tags=["marketplace"],
+    auth="public",
+)
+async def seller(request: web.Request, query: PublicPage) -> web.Response:
+    page = await cache.seller_page(request.app, uuid_param(request), limit=query.limit, offset=query.offset)
     return cacheable_response(request, page, max_age=cache.CATALOG_MAX_AGE)
 
 

@@ -13,5 +13,7 @@ def prefix_query(text: str | None) -> str | None:
 
     Only word characters survive, so no input can carry tsquery syntax (& | ! ( ) : * ').
     """
-    words = [word.lower() for word in _WORD.findall(text or "")][:MAX_TERMS]
+    if not text:
+        return None
+    words = [word.lower() for word in _WORD.findall(text)][:MAX_TERMS]
     return " & ".join(f"{word[:50]}:*" for word in words) or None

@@ -73,8 +73,8 @@ async def delete_account(app: web.Application, user_id: UUID, password: str) -> 
                 "the account can be deleted once they are settled",
                 code="transfers_unsettled",
             )
-        if await marketplace_queries.archive_seller_products(tx, user_id):
-            tx.after_commit(catalog_changed, app)
+        await marketplace_queries.archive_seller_products(tx, user_id)
+        tx.after_commit(catalog_changed, app)  # its products, its seller page, its name on its reviews
         await queries.mark_deleted(tx, user_id)
         await end_all_sessions(app, tx, user_id)
         tx.after_commit(queue_erasure, app, user_id)

@@ -35,6 +35,15 @@ async def get_user(db: Executor, user_id: UUID) -> Row:
     return await db.fetch_found(f"SELECT {PUBLIC_COLUMNS} FROM users WHERE id = %s", (user_id,), "User not found")
 
 
+async def public_profile(db: Executor, user_id: UUID) -> Row | None:
+    """What anyone may see of an account that is not deleted: its name and since when it exists."""
+    return await db.fetch_one(
+        "SELECT id, username::text AS username, created_at AS member_since FROM users"
+        " WHERE id = %s AND deleted_at IS NULL",
+        (user_id,),
+    )
+
+
 async def find_login(db: Executor, email: str) -> Row | None:
     """The user with this email (any case) and their password hash."""
     return await db.fetch_one(f"SELECT {PUBLIC_COLUMNS}, password_hash FROM users WHERE email = %s", (email,))

@@ -11,6 +11,7 @@ from veza.auth.tokens import AuthUser
 from veza.db import UniqueViolation, transaction
 from veza.errors import Invalid
 from veza.keys import DB, PASSWORDS
+from veza.marketplace.cache import catalog_changed
 from veza.users import queries
 from veza.users.models import UpdateMeIn
 
@@ -56,6 +57,8 @@ async def update_me(app: web.Application, caller: AuthUser, changes: UpdateMeIn)
             updated = await queries.update_user(tx, caller.id, fields)
             if sensitive:
                 await end_other_sessions(app, tx, caller)
+            if "username" in fields:  # shown on the seller's products and page and on the user's reviews
+                tx.after_commit(catalog_changed, app)
     except UniqueViolation:
         await ensure_available(db, username=fields.get("username"), email=fields.get("email"), other_than=caller.id)
         raise
