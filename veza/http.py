@@ -17,12 +17,13 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl
 from uuid import UUID
 
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import CIMultiDict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import to_jsonable_python
 
@@ -36,6 +37,8 @@ from veza.errors import (
     UnsupportedMediaType,
 )
 from veza.keys import AUTH_ERROR, SETTINGS, USER
+
+CONTENT_TYPE, ETAG, CACHE_CONTROL, IF_NONE_MATCH = hdrs.CONTENT_TYPE, hdrs.ETAG, hdrs.CACHE_CONTROL, hdrs.IF_NONE_MATCH
 
 if TYPE_CHECKING:
     from veza.auth.tokens import AuthUser
@@ -58,21 +61,33 @@ def ok(data: Any = None, *, status: int = 200, headers: dict[str, str] | None = 
     return json_response({"success": True, "data": data}, status=status, headers=headers)
 
 
-def rendered_envelope(data: Any) -> tuple[bytes, str]:
-    """The success envelope's bytes and a strong ETag of them."""
+class CachedPage(NamedTuple):
+    """A public answer rendered once and served many times: its body, its ETag, and the headers every
+    answer of it carries (Content-Type, ETag, Cache-Control), copied into each."""
+
+    body: bytes
+    etag: str
+    headers: CIMultiDict[str]
+
+
+def cached_page(data: Any, *, max_age: int) -> CachedPage:
+    """The success envelope of `data` as a CachedPage, with a strong ETag of its bytes; browsers and CDNs
+    may reuse it for `max_age` seconds."""
     body = json_dumps({"success": True, "data": data})
-    return body, '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    headers = CIMultiDict(
+        ((CONTENT_TYPE, "application/json"), (ETAG, etag), (CACHE_CONTROL, f"public, max-age={max_age}"))
+    )
+    return CachedPage(body, etag, headers)
 
 
-def cacheable_response(request: web.Request, rendered: tuple[bytes, str], *, max_age: int) -> web.Response:
-    """A public, cacheable answer: its ETag, and 304 when the client already has it."""
-    body, etag = rendered
-    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
-    if (known := request.headers.get("If-None-Match")) is not None and etag in (
+def cacheable_response(request: web.Request, page: CachedPage) -> web.Response:
+    """The page's answer, or 304 when the client already has it."""
+    if (known := request.headers.get(IF_NONE_MATCH)) is not None and page.etag in (
         tag.strip() for tag in known.split(",")
     ):
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=body, content_type="application/json", headers=headers)
+        return web.Response(status=304, headers={ETAG: page.etag, CACHE_CONTROL: page.headers[CACHE_CONTROL]})
+    return web.Response(body=page.body, headers=page.headers.copy())
 
 
 def error_body(code: str, message: str, details: list[dict[str, Any]], request_id: str | None) -> dict:

@@ -1,4 +1,4 @@
-"""Rendered public marketplace pages, kept a few seconds: they are read far more often than written.
+"""CachedPage public marketplace pages, kept a few seconds: they are read far more often than written.
 
 What is cached (the catalog, a product, a product's reviews, a seller's page; under which keys, how
 long browsers may keep them) and when it is cleared (``catalog_changed``, after every write that
@@ -15,16 +15,20 @@ from collections.abc import Awaitable, Callable, Hashable
 from uuid import UUID
 
 from aiohttp import web
+from pydantic import BaseModel
 
-from veza.http import rendered_envelope
+from veza.http import CachedPage, cached_page
 from veza.keys import CATALOG_CACHE, DB
 from veza.marketplace import queries, review_queries
 from veza.marketplace.models import ProductList, ProductOut, SellerPage
 from veza.marketplace.review_models import ReviewList
 from veza.tasks import Tasks
 
-Rendered = tuple[bytes, str]  # the answer's body and its ETag
 CATALOG_MAX_AGE = 30  # seconds browsers and CDNs may reuse a catalog page
+
+
+def page_of(model: BaseModel) -> CachedPage:
+    return cached_page(model.model_dump(mode="json"), max_age=CATALOG_MAX_AGE)
 
 
 class PageCache:
@@ -40,10 +44,10 @@ class PageCache:
         self.ttl = ttl
         self.tasks = tasks if tasks is not None else Tasks()
         self.max_entries = max_entries
-        self._pages: OrderedDict[Hashable, tuple[float, Rendered]] = OrderedDict()
-        self._rendering: dict[Hashable, asyncio.Task[Rendered]] = {}
+        self._pages: OrderedDict[Hashable, tuple[float, CachedPage]] = OrderedDict()
+        self._rendering: dict[Hashable, asyncio.Task[CachedPage]] = {}
 
-    async def get(self, key: Hashable, render: Callable[[], Awaitable[Rendered]]) -> Rendered:
+    async def get(self, key: Hashable, render: Callable[[], Awaitable[CachedPage]]) -> CachedPage:
         if self.ttl <= 0:
             return await render()
         cached = self._pages.get(key)
@@ -58,7 +62,7 @@ class PageCache:
             return cached[1]
         return await asyncio.shield(task)
 
-    async def _render(self, key: Hashable, render: Callable[[], Awaitable[Rendered]]) -> Rendered:
+    async def _render(self, key: Hashable, render: Callable[[], Awaitable[CachedPage]]) -> CachedPage:
         try:
             page = await render()
             self._pages[key] = (time.monotonic() + self.ttl, page)
@@ -73,44 +77,44 @@ class PageCache:
         self._pages.clear()
 
 
-async def catalog_page(app: web.Application, *, tsquery: str | None, sort: str, limit: int, offset: int) -> Rendered:
+async def catalog_page(app: web.Application, *, tsquery: str | None, sort: str, limit: int, offset: int) -> CachedPage:
     """A page of the public catalog, rendered at most once per process every few seconds."""
 
-    async def render() -> Rendered:
+    async def render() -> CachedPage:
         rows, total = await queries.catalog(app[DB], tsquery=tsquery, sort=sort, limit=limit, offset=offset)
-        return rendered_envelope(ProductList(products=rows, total=total).model_dump(mode="json"))
+        return page_of(ProductList(products=rows, total=total))
 
     return await app[CATALOG_CACHE].get(("catalog", tsquery, sort, limit, offset), render)
 
 
-async def product_page(app: web.Application, product_id: UUID) -> Rendered:
-    async def render() -> Rendered:
+async def product_page(app: web.Application, product_id: UUID) -> CachedPage:
+    async def render() -> CachedPage:
         row = await queries.active_product(app[DB], product_id)
-        return rendered_envelope(ProductOut.model_validate(row).model_dump(mode="json"))
+        return page_of(ProductOut.model_validate(row))
 
     return await app[CATALOG_CACHE].get(("product", product_id), render)
 
 
-async def reviews_page(app: web.Application, product_id: UUID, *, limit: int, offset: int) -> Rendered:
+async def reviews_page(app: web.Application, product_id: UUID, *, limit: int, offset: int) -> CachedPage:
     """A page of a product's reviews (an archived product's too)."""
 
-    async def render() -> Rendered:
+    async def render() -> CachedPage:
         db = app[DB]
         await review_queries.product_exists(db, product_id)
         rows, total = await review_queries.page_reviews(db, product_id, limit=limit, offset=offset)
-        return rendered_envelope(ReviewList(reviews=rows, total=total).model_dump(mode="json"))
+        return page_of(ReviewList(reviews=rows, total=total))
 
     return await app[CATALOG_CACHE].get(("reviews", product_id, limit, offset), render)
 
 
-async def seller_page(app: web.Application, seller_id: UUID, *, limit: int, offset: int) -> Rendered:
+async def seller_page(app: web.Application, seller_id: UUID, *, limit: int, offset: int) -> CachedPage:
     """A seller's profile and a page of their products on sale."""
 
-    async def render() -> Rendered:
+    async def render() -> CachedPage:
         db = app[DB]
         seller = await queries.public_seller(db, seller_id)
         rows, total = await queries.seller_products(db, seller_id, status="active", limit=limit, offset=offset)
-        return rendered_envelope(SellerPage(seller=seller, products=rows, total=total).model_dump(mode="json"))
+        return page_of(SellerPage(seller=seller, products=rows, total=total))
 
     return await app[CATALOG_CACHE].get(("seller", seller_id, limit, offset), render)
 

@@ -21,7 +21,7 @@ routes = web.RouteTableDef()
 )
 async def list_reviews(request: web.Request, query: PublicPage) -> web.Response:
     page = await cache.reviews_page(request.app, uuid_param(request), limit=query.limit, offset=query.offset)
-    return cacheable_response(request, page, max_age=cache.CATALOG_MAX_AGE)
+    return cacheable_response(request, page)
 
 
 @routes.post("/marketplace/products/{id}/reviews")

@@ -36,7 +36,7 @@ async def catalog(request: web.Request, query: CatalogQuery) -> web.Response:
     page = await cache.catalog_page(
         request.app, tsquery=prefix_query(query.search), sort=query.sort, limit=query.limit, offset=query.offset
     )
-    return cacheable_response(request, page, max_age=cache.CATALOG_MAX_AGE)
+    return cacheable_response(request, page)
 
 
 @routes.get("/marketplace/products/{id}")
@@ -45,7 +45,7 @@ async def catalog(request: web.Request, query: CatalogQuery) -> web.Response:
 )
 async def product(request: web.Request) -> web.Response:
     page = await cache.product_page(request.app, uuid_param(request))
-    return cacheable_response(request, page, max_age=cache.CATALOG_MAX_AGE)
+    return cacheable_response(request, page)
 
 
 @routes.get("/marketplace/sellers/{id}")
@@ -58,7 +58,7 @@ async def product(request: web.Request) -> web.Response:
 )
 async def seller(request: web.Request, query: PublicPage) -> web.Response:
     page = await cache.seller_page(request.app, uuid_param(request), limit=query.limit, offset=query.offset)
-    return cacheable_response(request, page, max_age=cache.CATALOG_MAX_AGE)
+    return cacheable_response(request, page)
 
 
 @routes.post("/marketplace/products")
