@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -36,6 +37,8 @@ CHANNELS: web.AppKey[Channels] = web.AppKey("channels")  # Redis names of the re
 VIEWER_EVENTS: web.AppKey[ViewerEvents] = web.AppKey("viewer_events")
 CATALOG_CACHE: web.AppKey[PageCache] = web.AppKey("catalog_cache")
 PASSWORDS: web.AppKey[Passwords] = web.AppKey("passwords")  # argon2id at the configured cost
+# One invoice renders at a time (veza.marketplace.invoices): the others wait here, holding no thread.
+INVOICE_RENDERING: web.AppKey[asyncio.Lock] = web.AppKey("invoice_rendering")
 TASKS: web.AppKey[Tasks] = web.AppKey("tasks")  # work that outlives a request (veza.tasks)
 RTMP_HEALTH: web.AppKey[dict] = web.AppKey("rtmp_health")  # the last probe of the RTMP server, cached
 REDIS_BYPASS: web.AppKey[RedisBypass] = web.AppKey("redis_bypass")  # session checks skip a failing Redis

@@ -5,6 +5,7 @@ Nothing here imports a route table: a worker builds these without the web applic
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from veza.keys import (
     CHANNELS,
     CONNECT_GATEWAY,
     DB,
+    INVOICE_RENDERING,
     METRICS,
     PASSWORDS,
     PAYMENT_GATEWAY,
@@ -80,6 +82,7 @@ def create_base_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[TASKS] = Tasks()
     app[PASSWORDS] = Passwords.from_settings(settings)
+    app[INVOICE_RENDERING] = asyncio.Lock()
     app[CHANNELS] = Channels(redis_db(settings))
     # Last in, first out: background work drains before the database and Redis close.
     app.cleanup_ctx.extend([database_ctx, redis_ctx, arq_ctx, payment_gateway_ctx, storage_ctx, tasks_ctx])

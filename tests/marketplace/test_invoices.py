@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
+from aiohttp import web
 from arq import Retry
 from arq.constants import default_queue_name, job_key_prefix
 from pypdf import PdfReader
@@ -22,10 +23,10 @@ from veza.app import create_app
 from veza.constants import RENDER_INVOICE_JOB, SWEEP_INVOICES_JOB
 from veza.db import transaction
 from veza.jobs import enqueue
-from veza.keys import ARQ, DB, METRICS, REDIS, STORAGE
-from veza.marketplace.invoice_pdf import invoice_document, render_pdf_in_thread
+from veza.keys import ARQ, DB, INVOICE_RENDERING, METRICS, REDIS, STORAGE
+from veza.marketplace.invoice_pdf import invoice_document
 from veza.marketplace.invoice_queries import issue_invoice
-from veza.marketplace.invoices import render_job_id
+from veza.marketplace.invoices import render_in_turn, render_job_id
 from veza.openapi import build_spec
 from veza.payments import sandbox
 from veza.storage.reconcile import reconcile
@@ -384,15 +385,17 @@ def test_the_document_describes_the_pdf_answer(app):
 
 
 async def test_renders_waiting_their_turn_leave_the_default_threads_free():
-    """Renders run one at a time in a thread of their own: queued ones wait there, not in the default
-    executor's few threads, which storage and password hashing share."""
+    """Renders run one at a time: queued ones wait on the event loop, not in the default executor's few
+    threads, which storage and password hashing share."""
+    app = web.Application()
+    app[INVOICE_RENDERING] = asyncio.Lock()
     document = invoice_document(
         {"year": 2026, "number": 7, "created_at": datetime.now(UTC)},
         {"id": uuid.uuid4(), "currency": "EUR", "total_cents": 1500},
         {"username": "ada_buyer", "email": "ada@example.com"},
         [{"title": "Kit", "seller": {"username": "sam_seller"}, "quantity": 1, "unit_price_cents": 1500}],
     )
-    renders = [asyncio.ensure_future(render_pdf_in_thread(document)) for _ in range(60)]  # ~1 s of rendering
+    renders = [asyncio.ensure_future(render_in_turn(app, document)) for _ in range(60)]  # ~1 s of rendering
     await asyncio.sleep(0.01)
     threads_free = await asyncio.wait_for(
         asyncio.gather(*(asyncio.to_thread(lambda: True) for _ in range(6))), timeout=0.5

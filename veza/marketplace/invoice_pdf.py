@@ -1,14 +1,12 @@
 """An invoice as a PDF: veza/templates/invoice.html (jinja2) turned into PDF by xhtml2pdf.
 
-Rendering is synchronous and CPU-bound: on the event loop, `render_pdf_in_thread` runs it in the one
-thread that renders.
+Rendering is synchronous and CPU-bound: callers on the event loop run `render_pdf` in a thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,10 +21,8 @@ _environment = jinja2.Environment(
 )
 
 # reportlab (under xhtml2pdf) keeps module-level state and does not promise thread safety; a render is
-# CPU-bound and holds the GIL anyway, so one thread renders. A render waiting its turn waits in this
-# executor's queue: it no longer holds one of the default executor's few threads, which storage and
-# password hashing share.
-_renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="invoice-pdf")
+# CPU-bound and holds the GIL anyway, so rendering one at a time per process costs nothing.
+_render_lock = threading.Lock()
 
 
 class RenderFailed(Exception):
@@ -106,14 +102,11 @@ def _no_external_resources(uri: str, rel: str) -> str:
     return ""
 
 
-async def render_pdf_in_thread(document: InvoiceDocument) -> bytes:
-    return await asyncio.get_running_loop().run_in_executor(_renderer, render_pdf, document)
-
-
 def render_pdf(document: InvoiceDocument) -> bytes:
     html = _environment.get_template("invoice.html").render(invoice=document)
     pdf = io.BytesIO()
-    status = pisa.CreatePDF(html, dest=pdf, encoding="utf-8", link_callback=_no_external_resources)
+    with _render_lock:
+        status = pisa.CreatePDF(html, dest=pdf, encoding="utf-8", link_callback=_no_external_resources)
     if status.err:
         raise RenderFailed(f"xhtml2pdf reported {status.err} error(s) rendering invoice {document.label}")
     return pdf.getvalue()

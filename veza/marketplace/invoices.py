@@ -10,6 +10,7 @@ the put and the COMMIT leaves a blob that the next attempt overwrites.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -21,9 +22,9 @@ from veza.constants import RENDER_INVOICE_JOB
 from veza.db import Row, Transaction, transaction
 from veza.errors import Conflict
 from veza.jobs import enqueue
-from veza.keys import DB, METRICS, STORAGE
+from veza.keys import DB, INVOICE_RENDERING, METRICS, STORAGE
 from veza.marketplace import invoice_queries as queries
-from veza.marketplace.invoice_pdf import invoice_document, invoice_filename, render_pdf_in_thread
+from veza.marketplace.invoice_pdf import InvoiceDocument, invoice_document, invoice_filename, render_pdf
 from veza.storage import Download
 from veza.users.queries import billing_party
 
@@ -57,13 +58,21 @@ async def ensure_invoice(app: web.Application, order_id: UUID) -> Row:
         return await queries.mark_stored(tx, invoice["id"], key, size)
 
 
+async def render_in_turn(app: web.Application, document: InvoiceDocument) -> bytes:
+    """The PDF, rendered off the event loop once the renders before it are done. A render holds the GIL
+    and renders go one at a time anyway (veza.marketplace.invoice_pdf); waiting here rather than in a
+    thread leaves the default executor's few threads to storage and password hashing."""
+    async with app[INVOICE_RENDERING]:
+        return await asyncio.to_thread(render_pdf, document)
+
+
 async def _render_and_store(app: web.Application, tx: Transaction, invoice: Row) -> tuple[str, int]:
     """Render the (locked) invoice's PDF from the order as it stands and store it under its key."""
     order = await queries.billed_order(tx, invoice["order_id"])
     buyer = await billing_party(tx, order["buyer_id"])
     document = invoice_document(invoice, order, buyer, await queries.billed_items(tx, invoice["order_id"]))
     started = time.perf_counter()
-    pdf = await render_pdf_in_thread(document)  # CPU-bound: off the event loop
+    pdf = await render_in_turn(app, document)
     app[METRICS].invoice_renders.observe(time.perf_counter() - started)
     key = storage_key(invoice)
     return key, await app[STORAGE].put(key, _one_chunk(pdf), content_type=PDF)
