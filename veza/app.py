@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,14 @@ LEGACY_ROOT_PATHS = {"/health", "/health/deep", "/healthz", "/readyz", "/metrics
 
 
 def add_routes(app: web.Application, table: Iterable[Any], prefix: str = "") -> None:
-    for route in table:
+    """Each path's routes one after the other, so that aiohttp keeps one resource per path: it matches
+    a request against resources in turn, and a path whose routes were split over several cost a
+    match more for each."""
+    routes = list(table)
+    first_seen: dict[str, int] = {}
+    for route in routes:
+        first_seen.setdefault(route.path, len(first_seen))
+    for route in sorted(routes, key=lambda route: first_seen[route.path]):
         app.router.add_route(route.method, prefix + route.path, route.handler, **route.kwargs)
 
 
@@ -84,8 +92,7 @@ def create_app(settings: Settings) -> web.Application:
     app[RTMP_HEALTH] = {}
     app[REDIS_BYPASS] = RedisBypass()
     app[CATALOG_CACHE] = PageCache(settings.catalog_cache_seconds, tasks=app[TASKS])
-    for table in ROUTE_TABLES:
-        add_routes(app, table, API_PREFIX)
+    add_routes(app, itertools.chain(*ROUTE_TABLES), API_PREFIX)
     for route in health.routes:
         if route.path in LEGACY_ROOT_PATHS:
             app.router.add_get(route.path, health.deprecated(route.handler), allow_head=False)
