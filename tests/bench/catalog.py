@@ -47,7 +47,7 @@ from pathlib import Path
 import aiohttp
 import psycopg2
 
-from tests.bench.http import LOAD_CPU, bench_database, free_port, run_wrk, start, wait_healthy
+from tests.bench.http import LOAD_CPU, bench_database, free_port, run_wrk, start, stop, wait_healthy
 from tests.bench.report import row
 from veza.db import Executor
 from veza.tags import queries as tag_queries
@@ -224,9 +224,9 @@ def make_data(dsn: str) -> None:
     rng = random.Random(SEED)
     now = datetime.now(UTC)
     with conn, conn.cursor() as cur:
-        # Payouts name their seller: earlier runs of the other benchmarks paid the bench sellers.
-        cur.execute("TRUNCATE products, tags, seller_transfers CASCADE")
-        cur.execute("DELETE FROM orders WHERE buyer_id IN (SELECT id FROM users WHERE username LIKE %s)", (BUYER_LIKE,))
+        # Payouts name their seller, and orders their buyer (with invoices, licenses, refunds): earlier runs of
+        # the other benchmarks bought from and paid the bench sellers.
+        cur.execute("TRUNCATE products, tags, seller_transfers, orders CASCADE")
         cur.execute(
             "DELETE FROM cloud_files WHERE user_id IN (SELECT id FROM users WHERE username LIKE %s)",
             (SELLER_LIKE,),
@@ -615,13 +615,7 @@ def main() -> None:
             os.sched_setaffinity(0, {LOAD_CPU})
             suggest = asyncio.run(measure_suggest(base, dsn, groups))
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop(*servers)
 
     every = [ms for runs in suggest.values() for ms, _ in runs]
     print(f"tag suggestions: GET /api/v1/tags/suggest?q=<prefix>&limit=10, {len(every)} prefixes one at a time")

@@ -44,7 +44,7 @@ import orjson
 from arq.connections import ArqRedis
 from arq.constants import default_queue_name
 
-from tests.bench.http import LOAD_CPU, SERVER_CPU, free_port, wait_healthy
+from tests.bench.http import LOAD_CPU, SERVER_CPU, free_port, stop, wait_healthy
 from tests.bench.report import row
 from tests.databases import migrated_database
 from veza.constants import WORKER_HEARTBEAT_KEY
@@ -320,9 +320,7 @@ def main() -> None:
         wait_healthy(f"{base}/api/v1/health")
         asyncio.run(run(args, base, secret, processes[1]))
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(10)
+        stop(*processes)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,19 @@ def start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+def stop(*processes: subprocess.Popen, grace: float = 10) -> None:
+    """SIGTERM to each, then SIGKILL to whichever has not exited within `grace` seconds: a server or
+    worker left running would take the next benchmark's requests or jobs."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def load_in_turn(
     targets: dict[str, str], duration: int, connections: int, rounds: int
 ) -> dict[str, list[tuple[float, float]]]:
@@ -134,9 +147,7 @@ def main() -> None:
     try:
         results = load_in_turn(targets, args.duration, args.connections, args.rounds)
     finally:
-        for server in servers:
-            server.terminate()
-            server.wait(10)
+        stop(*servers)
 
     print(f"GET /api/v1/health, wrk -c{args.connections} -d{args.duration}s, median of {args.rounds} rounds")
     for name, runs in results.items():

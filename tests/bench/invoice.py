@@ -29,7 +29,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from tests.bench.http import LOAD_CPU, SERVER_CPU, bench_database, free_port, start, wait_healthy
+from tests.bench.http import LOAD_CPU, SERVER_CPU, bench_database, free_port, start, stop, wait_healthy
 from tests.bench.report import row
 from tests.factories import make_product, paid_order, register
 from veza.marketplace.invoice_pdf import invoice_document, render_pdf
@@ -131,8 +131,7 @@ async def bench_download(orders: int, downloads: int) -> tuple[list[float], list
                         raise SystemExit("a download differs from the stored PDF")
                     again.append(elapsed)
         finally:
-            server.terminate()
-            server.wait(10)
+            stop(server)
     return first, again
 
 

@@ -33,7 +33,7 @@ import aiohttp
 import psutil
 from yarl import URL
 
-from tests.bench.http import LOAD_CPU, SERVER_CPU, bench_database, free_port, wait_healthy
+from tests.bench.http import LOAD_CPU, SERVER_CPU, bench_database, free_port, stop, wait_healthy
 from tests.bench.report import row
 
 MiB = 1024 * 1024
@@ -172,8 +172,7 @@ async def run_backend(env: dict[str, str], size: int, expected: str) -> dict[str
             for file_id in (file["id"], warm["id"]):
                 await session.delete(f"{base}/api/v1/cloud/files/{file_id}", headers=headers)
     finally:
-        server.terminate()
-        server.wait(10)
+        stop(server)
     return {
         "up_mb_s": size / up_seconds / 1e6,
         "down_mb_s": size / down_seconds / 1e6,
@@ -234,8 +233,7 @@ async def main() -> None:
                 results[backend] = await run_backend(env, size, expected)
             finally:
                 if moto is not None:
-                    moto.terminate()
-                    moto.wait(10)
+                    stop(moto)
 
     print(f"one {args.size_mib} MiB file up and down, one web process (server RSS growth: peak - after warm-up)")
     for backend, r in results.items():

@@ -42,7 +42,7 @@ from arq.connections import ArqRedis
 from arq.constants import default_queue_name
 from psycopg2.extras import execute_values
 
-from tests.bench.http import LOAD_CPU, SERVER_CPU, free_port
+from tests.bench.http import LOAD_CPU, SERVER_CPU, free_port, stop
 from tests.bench.report import row
 from tests.databases import migrated_database
 from tests.payments.fake_stripe import FakeStripe
@@ -245,8 +245,7 @@ async def bench_loop(args: argparse.Namespace, dsn: str, env: dict[str, str], fa
         transfers, transfer_cpu = await phase(dsn, arq, worker, "transfers", args.transfers)
         end = rss_mib(worker.pid)
     finally:
-        worker.terminate()
-        worker.wait(30)
+        stop(worker, grace=30)
         await arq.aclose()
     if (paid := len(fake.transfers) - paid_before) != args.warmup + args.transfers:
         raise SystemExit(f"Stripe made {paid} transfers for {args.warmup + args.transfers} sent")
