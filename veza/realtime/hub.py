@@ -99,7 +99,7 @@ class Connection:
         Straight to the transport, as aiohttp's own writer does (in one write, so frames never
         interleave): the fan-out encodes a message once for all its sockets.
         """
-        if self.closing or self.transport.is_closing():
+        if self.closing or self.ws.closed or self.transport.is_closing():  # no frame may follow a close frame
             return
         if self.transport.get_write_buffer_size() > self.max_buffered:
             self.close(CLOSE_TOO_SLOW, "too slow: send buffer full")
