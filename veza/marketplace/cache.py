@@ -1,4 +1,4 @@
-"""CachedPage public marketplace pages, kept a few seconds: they are read far more often than written.
+"""Rendered public marketplace pages, kept a few seconds: they are read far more often than written.
 
 What is cached (the catalog, a product, a product's reviews, a seller's page; under which keys, how
 long browsers may keep them) and when it is cleared (``catalog_changed``, after every write that
