@@ -12,12 +12,10 @@ import asyncio
 import contextlib
 from collections import Counter
 
-import aiohttp
 import pytest
 
 from tests.factories import register
 from tests.faults.postgres import PostgresCluster, missing
-from tests.faults.processes import WebProcess, worker_process
 from tests.outage import wait_until
 from veza.migrate import migrate
 
@@ -45,29 +43,6 @@ def app_settings(settings, cluster, redis_server, tmp_path):
     return settings.model_copy(
         update={"database_url": database_url, "redis_url": redis_server.url, "data_dir": tmp_path / "data"}
     )
-
-
-@pytest.fixture
-async def web(app_settings, tmp_path):
-    process = WebProcess(app_settings, tmp_path, **TIMEOUTS)
-    process.start()
-    await process.wait_listening()
-    yield process
-    process.kill()
-
-
-@pytest.fixture
-def worker(app_settings, web, tmp_path):
-    process = worker_process(app_settings.model_copy(update={"public_url": web.url}), tmp_path, **TIMEOUTS)
-    process.start()
-    yield process
-    process.kill()
-
-
-@pytest.fixture
-async def http(web):
-    async with aiohttp.ClientSession(base_url=web.url) as session:
-        yield session
 
 
 async def status_of(http, method: str, path: str, **kwargs) -> int:

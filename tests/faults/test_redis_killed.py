@@ -17,7 +17,6 @@ import aiohttp
 import pytest
 
 from tests.factories import register, ws_receive, ws_subscribe
-from tests.faults.processes import WebProcess, worker_process
 from tests.live.callbacks import callback, key_of
 from tests.outage import wait_until
 
@@ -33,29 +32,6 @@ def app_settings(settings, redis_server, tmp_path):
     return settings.model_copy(
         update={"redis_url": redis_server.url, "data_dir": tmp_path / "data", "rtmp_callback_secret": "rtmp-secret"}
     )
-
-
-@pytest.fixture
-async def web(app_settings, tmp_path):
-    process = WebProcess(app_settings, tmp_path, **TIMEOUTS)
-    process.start()
-    yield process
-    process.kill()
-
-
-@pytest.fixture
-def worker(app_settings, web, tmp_path):
-    process = worker_process(app_settings.model_copy(update={"public_url": web.url}), tmp_path, **TIMEOUTS)
-    process.start()
-    yield process
-    process.kill()
-
-
-@pytest.fixture
-async def http(web):
-    await web.wait_listening()
-    async with aiohttp.ClientSession(base_url=web.url, timeout=aiohttp.ClientTimeout(total=10)) as session:
-        yield session
 
 
 async def get_json(http, path: str, **kwargs) -> tuple[int, dict]:
